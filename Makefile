@@ -8,7 +8,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build, the tests and the main job need.
 PKGS := cmake g++ make pkg-config libopenblas-openmp-dev libdnnl-dev libyaml-cpp-dev nlohmann-json3-dev \
-        libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist
+        libgtest-dev libgmock-dev libbenchmark-dev ccache zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist
 # Extra packages for regenerating PyTorch reference files and running the side-by-side benchmarks.
 REF_PKGS := python3-torch python3-numpy
 # Extra packages for the fuzzers and the sanitizer build.

@@ -1,0 +1,15 @@
+// The one place that lists the CPU kernel families. A new family adds its register_* line here.
+namespace cairn::kernels {
+namespace cpu {
+void register_elementwise();
+void register_reduce();
+void register_gemm();
+}  // namespace cpu
+
+void register_cpu_kernels() {
+  cpu::register_elementwise();
+  cpu::register_reduce();
+  cpu::register_gemm();
+}
+
+}  // namespace cairn::kernels

@@ -1,0 +1,45 @@
+// Kernel signatures shared by every backend. Ops (cairn/core/ops) allocate outputs and check arguments;
+// kernels only compute. Each signature says which buffers are assigned (=) and which accumulated (+=).
+#pragma once
+#include <cstdint>
+
+#include "cairn/core/kernels/registry.h"
+#include "cairn/core/tensor/tensor.h"
+
+namespace cairn::kernels {
+
+struct Scalars {
+  double a = 0.0, b = 0.0;
+};
+
+// out = f(x) elementwise. out: contiguous, x.shape == out.shape (x may be strided).
+// Ops: neg exp log sqrt rsqrt abs square sign relu sigmoid tanh gelu gelu_tanh silu softplus(a=beta, b=threshold)
+// leaky_relu(a=slope) pow_scalar(a) clamp(a=lo, b=hi) add_scalar(a) mul_scalar(a) rsub_scalar(a) rdiv_scalar(a)
+using UnaryKernel = void (*)(const Tensor& x, const Tensor& out, Scalars p);
+
+// out = f(a, b) elementwise with a and b broadcast to out.shape. out: contiguous.
+// Ops: add sub mul div maximum minimum pow; comparisons eq ne lt le gt ge (out uint8);
+// backward helpers (a = incoming gradient, b = saved input or output): relu_bw leaky_relu_bw(p.a) sigmoid_bw(b=y)
+// tanh_bw(b=y) gelu_bw gelu_tanh_bw silu_bw softplus_bw(p.a, p.b) clamp_bw(p.a, p.b) abs_bw
+using BinaryKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out, Scalars p);
+
+// out = cond ? a : b, all broadcast to out.shape; cond uint8. Keyed by a's dtype. Op: where.
+using WhereKernel = void (*)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+
+// dst = src converted to dst.dtype(), src broadcast to dst.shape, both strided. Keyed by src dtype. Op: copy.
+using CopyKernel = void (*)(const Tensor& src, const Tensor& dst);
+// dst = value (dst strided). Op: fill.
+using FillKernel = void (*)(const Tensor& dst, double value);
+
+// x contiguous, viewed as (A, R, C); out contiguous (A, C) = reduction over R.
+// Ops: sum max min (out = x's dtype); sumsq_dev (sum of squared deviations from `aux` (A, C) means).
+using ReduceKernel = void (*)(const Tensor& x, const Tensor& out, int64_t A, int64_t R, int64_t C);
+// x contiguous (A, R, C) -> values (A, C), indices int64 (A, C) of the first max/min. Ops: argmax argmin.
+using ArgReduceKernel = void (*)(const Tensor& x, const Tensor& values, const Tensor& indices, int64_t A, int64_t R,
+                                 int64_t C);
+
+// Row-major GEMM: C = alpha * op(A) @ op(B) + beta * C, op = transpose when ta/tb. Op: gemm.
+using GemmKernel = void (*)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void* A,
+                            int64_t lda, const void* B, int64_t ldb, double beta, void* C, int64_t ldc);
+
+}  // namespace cairn::kernels
