@@ -98,6 +98,10 @@ TEST(SafetensorsCorrupt, NotJson) {
   EXPECT_THAT(error_of(image("{} trailing")), HasSubstr("not valid JSON"));
   EXPECT_THAT(error_of(image(std::string("{}\0\0\0\0\0\0", 8))), HasSubstr("not valid JSON"));
   EXPECT_THAT(error_of(image("{\"\xff\":1}")), HasSubstr("not valid JSON"));  // invalid UTF-8
+  // nlohmann reports a number too large for a double as out_of_range, not parse_error (found by
+  // fuzz/safetensors_fuzz).
+  EXPECT_THAT(error_of(image(R"({"a":{"dtype":"U8","shape":[1e999],"data_offsets":[0,1]}})", "x")),
+              HasSubstr("not valid JSON: 'number overflow parsing '1e999''"));
   EXPECT_THAT(error_of(image("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}")),
               HasSubstr("nested deeper than 16 levels"));
 }

@@ -196,10 +196,13 @@ void SafetensorsReader::parse() {
     header = parse_header_json(text);
   } catch (const HeaderFault& f) {
     throw fault("invalid header: " + f.what);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error knows the byte; out_of_range (a number like 1e999 that overflows a double) does not.
     std::string msg = e.what();
     if (const auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-    throw fault("the header is not valid JSON near file byte " + std::to_string(7 + e.byte) + ": " + quote(msg, 200));
+    const auto* pe = dynamic_cast<const Json::parse_error*>(&e);
+    throw fault("the header is not valid JSON" + (pe ? " near file byte " + std::to_string(7 + pe->byte) : "") +
+                ": " + quote(msg, 200));
   }
   if (!header.is_object()) {
     throw fault("the header is JSON but not an object");  // unreachable after the '{' check; kept for safety
