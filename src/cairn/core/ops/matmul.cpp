@@ -104,6 +104,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_floating("matmul", a);
   CAIRN_CHECK(a.dim() >= 1 && b.dim() >= 1, ShapeError, "matmul: both operands need at least 1 dimension, got ",
               shape_str(a.shape()), " and ", shape_str(b.shape()));
+  // 1-D @ 1-D is a dot product with a 0-d result (the general 1-D rule below would squeeze a 1-D result twice).
+  if (a.dim() == 1 && b.dim() == 1) return squeeze(squeeze(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), 1), 0);
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   Tensor y = matmul_nd(a, b);
