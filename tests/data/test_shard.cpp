@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "cairn/data/error.h"
+#include "cairn/data/file_util.h"
+#include "cairn/data/token_shard.h"
+#include "test_util.h"
+
+namespace cairn::data {
+namespace {
+
+std::vector<uint8_t> file_bytes(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+int32_t le32(const std::vector<uint8_t>& b, size_t off) {
+  int32_t v;
+  std::memcpy(&v, b.data() + off, 4);
+  return v;
+}
+
+TEST(TokenShard, WriterProducesTheLlmcLayout) {
+  testing::TempDir dir;
+  TokenShardWriter w(dir / "a.bin", TokenDtype::U16);
+  std::vector<uint32_t> first = {50256, 1, 2};
+  std::vector<int32_t> second = {65535, 0};
+  w.append(first);
+  w.append(second);
+  EXPECT_EQ(w.size(), 5u);
+  EXPECT_FALSE(std::filesystem::exists(dir / "a.bin"));  // nothing visible before close()
+  w.close();
+  std::vector<uint8_t> b = file_bytes(dir / "a.bin");
+  ASSERT_EQ(b.size(), 1024u + 10u);
+  EXPECT_EQ(le32(b, 0), 20240520);
+  EXPECT_EQ(le32(b, 4), 1);
+  EXPECT_EQ(le32(b, 8), 5);
+  for (size_t i = 12; i < 1024; ++i) ASSERT_EQ(b[i], 0) << i;
+  EXPECT_EQ(b[1024], 50256 & 0xFF);
+  EXPECT_EQ(b[1025], 50256 >> 8);
+  std::vector<std::filesystem::path> left;
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) left.push_back(e.path());
+  EXPECT_EQ(left.size(), 1u);  // no temporary file left behind
+}
+
+TEST(TokenShard, ReadsWindowsFromMappedShards) {
+  testing::TempDir dir;
+  for (TokenDtype dtype : {TokenDtype::U16, TokenDtype::U32}) {
+    TokenShardWriter w(dir / "s.bin", dtype);
+    std::vector<uint32_t> toks;
+    for (uint32_t i = 0; i < 1000; ++i) toks.push_back(dtype == TokenDtype::U16 ? i * 61 % 65536 : i * 100003u);
+    w.append(std::span<const uint32_t>(toks.data(), 400));
+    w.append(std::span<const uint32_t>(toks.data() + 400, 600));
+    w.close();
+    TokenShard s = TokenShard::open(dir / "s.bin");
+    EXPECT_EQ(s.dtype(), dtype);
+    ASSERT_EQ(s.size(), 1000u);
+    EXPECT_EQ(s[999], toks[999]);
+    EXPECT_EQ(s.at(5), toks[5]);
+    EXPECT_THROW(s.at(1000), std::out_of_range);
+    std::vector<int32_t> win = s.window(10, 4);
+    EXPECT_EQ(win, (std::vector<int32_t>{int32_t(toks[10]), int32_t(toks[11]), int32_t(toks[12]), int32_t(toks[13]),
+                                         int32_t(toks[14])}));
+    EXPECT_EQ(s.num_windows(4), 996u);
+    EXPECT_THROW(s.window(996, 4), std::out_of_range);
+    std::mt19937_64 rng(3);
+    Array<int32_t> batch = s.sample_windows(rng, 4, 8);
+    EXPECT_EQ(batch.shape, (std::vector<int64_t>{4, 9}));
+    for (int b = 0; b < 4; ++b) {
+      // Each row is a contiguous run of the corpus: find where it starts and compare.
+      int32_t first = batch.data[size_t(b) * 9];
+      size_t start = 0;
+      while (start < 1000 && int32_t(toks[start]) != first) ++start;
+      ASSERT_LT(start, 992u);
+      for (int t = 0; t < 9; ++t) EXPECT_EQ(batch.data[size_t(b) * 9 + size_t(t)], int32_t(toks[start + size_t(t)]));
+    }
+    EXPECT_THROW(s.sample_windows(rng, 1, 1000), DataError);
+  }
+}
+
+TEST(TokenShard, HeaderlessRawFiles) {
+  testing::TempDir dir;
+  TokenShardWriter w(dir / "raw.bin", TokenDtype::U32, /*header=*/false);
+  std::vector<uint32_t> toks = {7, 70000, 4000000000u};
+  w.append(toks);
+  w.close();
+  EXPECT_EQ(std::filesystem::file_size(dir / "raw.bin"), 12u);
+  TokenShard s = TokenShard::open_raw(dir / "raw.bin", TokenDtype::U32);
+  EXPECT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[2], 4000000000u);
+  TokenShard h = TokenShard::open_raw(dir / "raw.bin", TokenDtype::U16);
+  EXPECT_EQ(h.size(), 6u);
+  std::vector<uint8_t> odd = {1, 2, 3};
+  EXPECT_THROW(TokenShard::from_memory_raw(odd, TokenDtype::U16), DataError);
+  EXPECT_THROW(TokenShard::open(dir / "raw.bin"), DataError);  // too short for a header
+}
+
+TEST(TokenShard, WriterRejectsTokensThatDoNotFitAndCleansUp) {
+  testing::TempDir dir;
+  {
+    TokenShardWriter w(dir / "x.bin", TokenDtype::U16);
+    std::vector<uint32_t> toks = {1, 65536};
+    EXPECT_THROW(w.append(toks), std::invalid_argument);
+    std::vector<int32_t> neg = {-1};
+    EXPECT_THROW(w.append(neg), std::invalid_argument);
+  }  // destroyed without close()
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(TokenShard, HostileHeadersAndTruncation) {
+  testing::TempDir dir;
+  TokenShardWriter w(dir / "t.bin", TokenDtype::U16);
+  std::vector<uint32_t> toks = {1, 2, 3, 4};
+  w.append(toks);
+  w.close();
+  std::vector<uint8_t> good = file_bytes(dir / "t.bin");
+  EXPECT_EQ(TokenShard::from_memory(good).size(), 4u);
+  for (size_t n = 0; n < good.size(); ++n) {
+    std::vector<uint8_t> prefix(good.begin(), good.begin() + long(n));
+    EXPECT_THROW(TokenShard::from_memory(prefix, "t.bin"), DataError) << n;
+  }
+  std::vector<uint8_t> extra = good;
+  extra.push_back(0);
+  try {
+    TokenShard::from_memory(extra, "t.bin");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("1032 bytes with the header), the file has 1033 bytes (trailing bytes)"),
+              std::string::npos)
+        << e.what();
+  }
+  std::vector<uint8_t> magic = good;
+  magic[0] ^= 1;
+  EXPECT_THROW(TokenShard::from_memory(magic), DataError);
+  std::vector<uint8_t> version = good;
+  version[4] = 7;  // uint32 version with the uint16 magic
+  EXPECT_THROW(TokenShard::from_memory(version), DataError);
+  std::vector<uint8_t> negative = good;
+  negative[11] = 0x80;
+  EXPECT_THROW(TokenShard::from_memory(negative), DataError);
+  std::vector<uint8_t> huge = good;
+  huge[10] = 0x7F;  // claims ~8 million tokens
+  EXPECT_THROW(TokenShard::from_memory(huge), DataError);
+}
+
+}  // namespace
+}  // namespace cairn::data
