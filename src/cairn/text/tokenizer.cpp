@@ -32,10 +32,11 @@ BatchEncoding Tokenizer::encode_batch(const std::vector<std::string>& texts, con
   return encode_impl(texts, nullptr, options);
 }
 
-BatchEncoding Tokenizer::encode_batch(const std::vector<std::string>& first, const std::vector<std::string>& second,
-                                      const EncodeOptions& options) const {
+BatchEncoding Tokenizer::encode_batch_pairs(const std::vector<std::string>& first,
+                                            const std::vector<std::string>& second,
+                                            const EncodeOptions& options) const {
   if (first.size() != second.size()) {
-    throw TokenizerError("encode_batch: " + std::to_string(first.size()) + " first sequences but " +
+    throw TokenizerError("encode_batch_pairs: " + std::to_string(first.size()) + " first sequences but " +
                          std::to_string(second.size()) + " second sequences; pairs need equal counts");
   }
   return encode_impl(first, &second, options);

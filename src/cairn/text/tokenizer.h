@@ -97,8 +97,8 @@ class Tokenizer {
   // without a pad id) and when a sequence is longer than max_length with MaxLength padding and no truncation.
   BatchEncoding encode_batch(const std::vector<std::string>& texts, const EncodeOptions& options = {}) const;
   // Sentence pairs (BERT): first[i] with second[i]; the two vectors must have equal sizes.
-  BatchEncoding encode_batch(const std::vector<std::string>& first, const std::vector<std::string>& second,
-                             const EncodeOptions& options = {}) const;
+  BatchEncoding encode_batch_pairs(const std::vector<std::string>& first, const std::vector<std::string>& second,
+                                   const EncodeOptions& options = {}) const;
 
  protected:
   // Throws the out-of-range error for ids[position] if it is not in [0, vocab_size()).

@@ -80,6 +80,10 @@ std::string latin1_to_utf8(std::string_view latin1) {
   return out;
 }
 
+std::string utf8_or_latin1(std::string_view bytes) {
+  return is_valid_utf8(bytes) ? std::string(bytes) : latin1_to_utf8(bytes);
+}
+
 std::u32string to_utf32(std::string_view s, std::string_view what) {
   std::u32string out;
   out.reserve(s.size());

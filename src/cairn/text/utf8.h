@@ -18,6 +18,11 @@ std::size_t first_invalid_utf8(std::string_view s);
 // Use it for corpora such as the MR rt-polarity files before giving them to a UTF-8 tokenizer.
 std::string latin1_to_utf8(std::string_view latin1);
 
+// For text of unknown encoding that is either UTF-8 or latin-1 (the MR rt-polarity files were published in
+// latin-1, but copies converted to UTF-8 circulate): valid UTF-8 is returned unchanged, anything else is taken as
+// latin-1. The choice is made for the whole input. Never throws.
+std::string utf8_or_latin1(std::string_view bytes);
+
 // Appends the UTF-8 encoding of cp (requires cp <= U+10FFFF and not a surrogate) to out.
 void append_utf8(char32_t cp, std::string& out);
 std::string to_utf8(std::u32string_view s);
