@@ -144,7 +144,7 @@ TEST(WordPiece, SpecialTokensAndDecode) {
 
 TEST(WordPiece, Latin1InputAfterConversion) {
   // MR-style latin-1 bytes: rejected as they are, equal to the UTF-8 text once converted.
-  std::string latin1 = "a caf\xe9 with cr\xe8me br\xfbl\xe9e";
+  std::string latin1 = "a caf\xe9 with cr\xe8me br\xfbl\xe9" "e";
   EXPECT_THROW(bert().encode(latin1), TokenizerError);
   EXPECT_EQ(bert().encode(latin1_to_utf8(latin1)), bert().encode("a café with crème brûlée"));
   EXPECT_EQ(bert().encode(utf8_or_latin1(latin1)), bert().encode("a cafe with creme brulee"));
