@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "cairn/core/kernels/registry.h"
+#include "cairn/core/tensor/random.h"
 #include "cairn/core/tensor/tensor.h"
 
 namespace cairn::kernels {
@@ -41,5 +42,31 @@ using ArgReduceKernel = void (*)(const Tensor& x, const Tensor& values, const Te
 // Row-major GEMM: C = alpha * op(A) @ op(B) + beta * C, op = transpose when ta/tb. Op: gemm.
 using GemmKernel = void (*)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void* A,
                             int64_t lda, const void* B, int64_t ldb, double beta, void* C, int64_t ldc);
+
+// ---- softmax and cross-entropy (kernels/cpu/softmax_cpu.cpp) ----
+// x contiguous, viewed as (A, R, C), normalised over R -> out (A, R, C) =. Ops: softmax log_softmax.
+using SoftmaxKernel = void (*)(const Tensor& x, const Tensor& out, int64_t A, int64_t R, int64_t C);
+// g, y (the forward's output), gx all contiguous (A, R, C); gx =
+//   softmax_bw:     y * (g - sum_R(g * y))
+//   log_softmax_bw: g - exp(y) * sum_R(g)
+using SoftmaxBackwardKernel = void (*)(const Tensor& g, const Tensor& y, const Tensor& gx, int64_t A, int64_t R,
+                                       int64_t C);
+
+struct CrossEntropyArgs {
+  int64_t N = 0, C = 0, S = 1;  // logits (N, C, S), targets (N, S)
+  int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+};
+// logits contiguous (N, C, S); target int64 contiguous (N, S), every value in [0, C) or ignore_index (the op
+// checks); weight (C) contiguous or undefined (all ones). loss (N, S) = per-position loss, 0 where ignored:
+//   (1 - ls) * -w[t] * logp[t] + (ls / C) * -sum_c w[c] * logp[c]
+// probs (N, C, S) = softmax over C, or undefined when no backward will follow. Op: cross_entropy.
+using CrossEntropyKernel = void (*)(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                    const Tensor& probs, const Tensor& loss, CrossEntropyArgs a);
+// grad_logits (N, C, S) = d(sum(gamma * loss))/d logits with gamma = scale * gloss, gloss either (N, S) or one
+// element (broadcast); from the forward's probs, no exp. Op: cross_entropy_bw.
+using CrossEntropyBackwardKernel = void (*)(const Tensor& gloss, double scale, const Tensor& probs,
+                                            const Tensor& target, const Tensor& weight, const Tensor& grad_logits,
+                                            CrossEntropyArgs a);
 
 }  // namespace cairn::kernels

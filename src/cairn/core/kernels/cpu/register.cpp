@@ -4,12 +4,14 @@ namespace cpu {
 void register_elementwise();
 void register_reduce();
 void register_gemm();
+void register_softmax();
 }  // namespace cpu
 
 void register_cpu_kernels() {
   cpu::register_elementwise();
   cpu::register_reduce();
   cpu::register_gemm();
+  cpu::register_softmax();
 }
 
 }  // namespace cairn::kernels

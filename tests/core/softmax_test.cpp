@@ -1,0 +1,318 @@
+// softmax, log_softmax, cross_entropy: values (hand-computed, PyTorch 1.13 numbers, and a plain-loop
+// reference of PyTorch's formula), float64 gradient checks for every option, and error messages.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "cairn/core/core.h"
+
+using namespace cairn;
+using cairn::testing::gradcheck;
+
+namespace {
+
+void expect_near(const std::vector<double>& a, const std::vector<double>& b, double tol) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], tol) << "element " << i;
+}
+
+// Naive softmax over dim d of a contiguous tensor (double loops), as a reference.
+std::vector<double> naive_softmax(const Tensor& x, int64_t d, bool log) {
+  auto v = x.to_vector<double>();
+  int64_t A = 1, R = x.shape()[d], C = 1;
+  for (int64_t i = 0; i < d; ++i) A *= x.shape()[i];
+  for (int64_t i = d + 1; i < x.dim(); ++i) C *= x.shape()[i];
+  std::vector<double> out(v.size());
+  for (int64_t a = 0; a < A; ++a)
+    for (int64_t c = 0; c < C; ++c) {
+      double m = -INFINITY, s = 0;
+      for (int64_t r = 0; r < R; ++r) m = std::max(m, v[(a * R + r) * C + c]);
+      for (int64_t r = 0; r < R; ++r) s += std::exp(v[(a * R + r) * C + c] - m);
+      for (int64_t r = 0; r < R; ++r) {
+        const double z = v[(a * R + r) * C + c] - m;
+        out[(a * R + r) * C + c] = log ? z - std::log(s) : std::exp(z) / s;
+      }
+    }
+  return out;
+}
+
+// PyTorch's cross_entropy written out with loops: logits (N, C, S), targets (N, S).
+std::vector<double> ref_cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
+  auto x = logits.to_vector<double>();
+  auto t = target.to_vector<int64_t>();
+  const int64_t N = logits.shape()[0], C = logits.shape()[1], S = static_cast<int64_t>(x.size()) / (N * C);
+  std::vector<double> w(C, 1.0);
+  if (o.weight.defined()) w = o.weight.to_vector<double>();
+  std::vector<double> loss(N * S, 0.0);
+  double nll_sum = 0, smooth_sum = 0, denom = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t s = 0; s < S; ++s) {
+      const int64_t tt = t[n * S + s];
+      if (tt == o.ignore_index) continue;
+      double m = -INFINITY, z = 0;
+      for (int64_t c = 0; c < C; ++c) m = std::max(m, x[(n * C + c) * S + s]);
+      for (int64_t c = 0; c < C; ++c) z += std::exp(x[(n * C + c) * S + s] - m);
+      const double lse = m + std::log(z);
+      const double nll = -w[tt] * (x[(n * C + tt) * S + s] - lse);
+      double smooth = 0;
+      for (int64_t c = 0; c < C; ++c) smooth -= w[c] * (x[(n * C + c) * S + s] - lse);
+      loss[n * S + s] = (1 - o.label_smoothing) * nll + o.label_smoothing / C * smooth;
+      nll_sum += nll;
+      smooth_sum += smooth;
+      denom += w[tt];
+    }
+  if (o.reduction == "none") return loss;
+  double total = (1 - o.label_smoothing) * nll_sum + o.label_smoothing / C * smooth_sum;
+  return {o.reduction == "mean" ? total / denom : total};
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+}  // namespace
+
+TEST(Softmax, HandComputedValues) {
+  Tensor x = from_vector<double>({1, 2, 3}, {3});
+  // PyTorch 1.13: torch.softmax(torch.tensor([1., 2., 3.], dtype=torch.float64), 0)
+  expect_near(softmax(x, 0).to_vector<double>(), {0.090030573170, 0.244728471055, 0.665240955775}, 1e-11);
+  // Stable for large logits: torch.log_softmax(torch.tensor([1000., 1001., 1002.]), 0) in float32
+  Tensor big = from_vector<float>({1000, 1001, 1002}, {3});
+  expect_near(log_softmax(big, 0).to_vector<double>(), {-2.407605886459, -1.407605886459, -0.407605946064}, 1e-7);
+  auto p = softmax(big, -1).to_vector<double>();
+  for (double v : p) EXPECT_TRUE(std::isfinite(v));
+  // A uniform row.
+  expect_near(softmax(zeros({2, 4}), 1).to_vector<double>(), std::vector<double>(8, 0.25), 1e-7);
+}
+
+TEST(Softmax, MatchesNaiveOverEveryDim) {
+  Generator gen(7);
+  Tensor x = randn({3, 4, 5}, DType::f64, &gen) * 3.0;
+  for (int64_t d = 0; d < 3; ++d) {
+    expect_near(softmax(x, d).to_vector<double>(), naive_softmax(x, d, false), 1e-13);
+    expect_near(log_softmax(x, d).to_vector<double>(), naive_softmax(x, d, true), 1e-12);
+  }
+  // Negative dim and a non-contiguous input.
+  Tensor xt = x.transpose(0, 2);
+  expect_near(softmax(xt, -1).to_vector<double>(), naive_softmax(xt.contiguous(), 2, false), 1e-13);
+  // float32 path.
+  Tensor xf = x.to(DType::f32);
+  expect_near(softmax(xf, 1).to_vector<double>(), naive_softmax(x, 1, false), 1e-6);
+  // Rows of 0-d and single elements.
+  EXPECT_EQ(softmax(full({}, 3.0), 0).item(), 1.0);
+  EXPECT_EQ(log_softmax(full({4, 1}, -2.0), 1).to_vector<float>(), std::vector<float>(4, 0.0f));
+}
+
+TEST(Softmax, LongRowsCrossManyBlocks) {
+  // Rows longer than one block, with the max in a late block (the sum is rescaled), and a row longer than
+  // 256 blocks of 256 (larger blocks).
+  for (int64_t n : {1000, 70001}) {
+    Generator gen(n);
+    Tensor x = randn({2, n}, DType::f64, &gen);
+    double* p = x.data<double>();
+    p[n - 3] = 9.0;
+    p[n + 5] = 11.0;
+    expect_near(softmax(x, 1).to_vector<double>(), naive_softmax(x, 1, false), 1e-14);
+    expect_near(log_softmax(x, 1).to_vector<double>(), naive_softmax(x, 1, true), 1e-10);
+    auto s = sum(softmax(x.to(DType::f32), 1), {1}).to_vector<double>();
+    EXPECT_NEAR(s[0], 1.0, 1e-5);
+    EXPECT_NEAR(s[1], 1.0, 1e-5);
+  }
+}
+
+TEST(Softmax, Gradcheck) {
+  Generator gen(11);
+  for (int64_t d : {0, 1, 2, -1}) {
+    Tensor x = randn({2, 3, 4}, DType::f64, &gen).requires_grad_();
+    auto r = gradcheck([d](const std::vector<Tensor>& in) { return softmax(in[0], d); }, {x});
+    EXPECT_TRUE(r.ok) << "softmax dim " << d << ": " << r.message;
+    r = gradcheck([d](const std::vector<Tensor>& in) { return log_softmax(in[0], d); }, {x});
+    EXPECT_TRUE(r.ok) << "log_softmax dim " << d << ": " << r.message;
+  }
+  // Through a non-contiguous view, and softmax composed with other ops (the gradient is not all-ones).
+  Tensor x = randn({4, 3}, DType::f64, &gen).requires_grad_();
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return square(softmax(in[0].t(), 1)); }, {x});
+  EXPECT_TRUE(r.ok) << r.message;
+  r = gradcheck([](const std::vector<Tensor>& in) { return log_softmax(in[0], 0) * in[0]; }, {x});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST(CrossEntropy, HandComputedAndPyTorchValues) {
+  // Two rows: [1, 2, 3] target 2, [1, 1, 1] target 0.
+  Tensor x = from_vector<double>({1, 2, 3, 1, 1, 1}, {2, 3});
+  Tensor t = from_vector<int64_t>({2, 0});
+  const double l0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 3.0, l1 = std::log(3.0);
+  EXPECT_NEAR(cross_entropy(x, t).item(), (l0 + l1) / 2, 1e-14);
+  CrossEntropyOptions o;
+  o.reduction = "sum";
+  EXPECT_NEAR(cross_entropy(x, t, o).item(), l0 + l1, 1e-14);
+  o.reduction = "none";
+  expect_near(cross_entropy(x, t, o).to_vector<double>(), {l0, l1}, 1e-14);
+
+  // Numbers from PyTorch 1.13 (F.cross_entropy in float64).
+  Tensor x3 = from_vector<double>({1, 2, 3, 1, 1, 1, 0.5, -1, 2}, {3, 3});
+  Tensor t3 = from_vector<int64_t>({2, 0, 1});
+  Tensor w = from_vector<double>({1, 2, 0.5});
+  EXPECT_NEAR(cross_entropy(x3, t3).item(), 1.582509849923, 1e-11);
+  CrossEntropyOptions ow;
+  ow.weight = w;
+  EXPECT_NEAR(cross_entropy(x3, t3, ow).item(), 2.224296532630, 1e-11);
+  ow.label_smoothing = 0.2;
+  EXPECT_NEAR(cross_entropy(x3, t3, ow).item(), 2.114986815136, 1e-11);
+  Tensor t3i = from_vector<int64_t>({2, -100, 1});
+  EXPECT_NEAR(cross_entropy(x3, t3i, ow).item(), 2.506888461874, 1e-11);
+  ow.reduction = "none";
+  expect_near(cross_entropy(x3, t3i, ow).to_vector<double>(), {0.524817110815, 0.0, 5.742404043871}, 1e-11);
+  CrossEntropyOptions oi;
+  oi.ignore_index = 1;
+  oi.label_smoothing = 0.3;
+  oi.reduction = "sum";
+  EXPECT_NEAR(cross_entropy(x3, from_vector<int64_t>({2, 1, 1}), oi).item(), 0.707605964444, 1e-11);
+}
+
+TEST(CrossEntropy, MatchesReferenceForEveryOption) {
+  Generator gen(3);
+  const Shape shapes[] = {{6, 5}, {2, 4, 3, 2}, {3, 70}};
+  for (const Shape& xs : shapes) {
+    Tensor x = randn(xs, DType::f64, &gen) * 2.0;
+    Shape ts = xs;
+    ts.erase(ts.begin() + 1);
+    const int64_t C = xs[1];
+    Tensor t = randint(0, C, ts, DType::i64, &gen);
+    t.data<int64_t>()[1] = -100;  // one ignored position
+    for (bool weighted : {false, true})
+      for (double ls : {0.0, 0.25})
+        for (const char* red : {"none", "sum", "mean"}) {
+          CrossEntropyOptions o;
+          if (weighted) o.weight = uniform({C}, 0.2, 2.0, DType::f64, &gen);
+          o.label_smoothing = ls;
+          o.reduction = red;
+          auto want = ref_cross_entropy(x, t, o);
+          expect_near(cross_entropy(x, t, o).to_vector<double>(), want, 1e-12);
+          // float32 agrees too.
+          CrossEntropyOptions of = o;
+          if (weighted) of.weight = o.weight.to(DType::f32);
+          expect_near(cross_entropy(x.to(DType::f32), t, of).to_vector<double>(), want, 2e-5);
+        }
+  }
+}
+
+TEST(CrossEntropy, UnbatchedAndShapes) {
+  Tensor x = from_vector<double>({1, 2, 3}, {3});
+  Tensor y = cross_entropy(x, full({}, 2, DType::i64));
+  EXPECT_EQ(y.shape(), Shape{});
+  EXPECT_NEAR(y.item(), std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 3.0, 1e-14);
+  CrossEntropyOptions o;
+  o.reduction = "none";
+  Tensor img = randn({2, 3, 4, 5}, DType::f32);
+  EXPECT_EQ(cross_entropy(img, zeros({2, 4, 5}, DType::i64), o).shape(), (Shape{2, 4, 5}));
+  // Every target ignored: the mean is 0 / 0 = NaN, as in PyTorch; the gradient is zero.
+  Tensor xl = randn({2, 3}, DType::f64).requires_grad_();
+  Tensor all_ignored = full({2}, -100, DType::i64);
+  Tensor l = cross_entropy(xl, all_ignored);
+  EXPECT_TRUE(std::isnan(l.item()));
+  l.backward();
+  for (double g : xl.grad().to_vector<double>()) EXPECT_EQ(g, 0.0);
+  o.reduction = "sum";
+  EXPECT_EQ(cross_entropy(xl, all_ignored, o).item(), 0.0);
+}
+
+TEST(CrossEntropy, GradcheckEveryOption) {
+  Generator gen(5);
+  struct Case {
+    Shape xs;
+    bool weighted;
+    double ls;
+    const char* red;
+    int64_t ignore;
+  };
+  const Case cases[] = {
+      {{4, 3}, false, 0.0, "mean", -100}, {{4, 3}, false, 0.0, "sum", -100},  {{4, 3}, false, 0.0, "none", -100},
+      {{4, 3}, true, 0.0, "mean", -100},  {{4, 3}, true, 0.0, "none", -100},  {{4, 3}, false, 0.3, "mean", -100},
+      {{4, 3}, true, 0.3, "mean", 1},     {{4, 3}, true, 0.3, "sum", 1},      {{4, 3}, true, 0.1, "none", 0},
+      {{2, 3, 2, 2}, false, 0.0, "mean", -100}, {{2, 3, 2, 2}, true, 0.2, "mean", 2},
+      {{2, 3, 2, 2}, true, 0.2, "none", -100},  {{3}, true, 0.2, "mean", -100},
+  };
+  for (const Case& c : cases) {
+    Tensor x = randn(c.xs, DType::f64, &gen).requires_grad_();
+    Shape ts = c.xs;
+    const int64_t C = c.xs.size() == 1 ? c.xs[0] : c.xs[1];
+    if (c.xs.size() == 1) ts.clear();
+    else ts.erase(ts.begin() + 1);
+    Tensor t = randint(0, C, ts, DType::i64, &gen);
+    // Position 0 ignored, every other position a real class.
+    int64_t* tp = t.data<int64_t>();
+    for (int64_t j = 1; j < t.numel(); ++j)
+      if (tp[j] == c.ignore) tp[j] = (c.ignore + 1) % C;
+    if (t.numel() > 1) tp[0] = c.ignore;
+    CrossEntropyOptions o;
+    if (c.weighted) o.weight = uniform({C}, 0.5, 2.0, DType::f64, &gen);
+    o.label_smoothing = c.ls;
+    o.reduction = c.red;
+    o.ignore_index = c.ignore;
+    auto r = gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, o); }, {x});
+    EXPECT_TRUE(r.ok) << shape_str(c.xs) << " weighted " << c.weighted << " ls " << c.ls << " " << c.red << ": "
+                      << r.message;
+  }
+}
+
+TEST(CrossEntropy, NoGradPathMatchesGradPath) {
+  Generator gen(9);
+  Tensor x = randn({5, 7}, DType::f32, &gen);
+  Tensor t = randint(0, 7, {5}, DType::i64, &gen);
+  const double a = cross_entropy(x, t).item();
+  Tensor xr = x.clone().requires_grad_();
+  EXPECT_EQ(cross_entropy(xr, t).item(), a);
+  // d(mean CE)/dx = (softmax - onehot) / N.
+  cross_entropy(xr, t).backward();
+  auto p = softmax(x, 1).to_vector<double>();
+  auto g = xr.grad().to_vector<double>();
+  auto tv = t.to_vector<int64_t>();
+  for (int64_t n = 0; n < 5; ++n)
+    for (int64_t c = 0; c < 7; ++c)
+      EXPECT_NEAR(g[n * 7 + c], (p[n * 7 + c] - (c == tv[n] ? 1.0 : 0.0)) / 5.0, 1e-7);
+}
+
+TEST(CrossEntropy, Errors) {
+  Tensor x = zeros({4, 10});
+  std::string m = error_of([&] { (void)cross_entropy(x, zeros({4}, DType::f32)); });
+  EXPECT_NE(m.find("cross_entropy"), std::string::npos) << m;
+  EXPECT_NE(m.find("int64"), std::string::npos) << m;
+  EXPECT_THROW(cross_entropy(x, zeros({4}, DType::f32)), DTypeError);
+  EXPECT_THROW(cross_entropy(x, zeros({4}, DType::i32)), DTypeError);
+
+  Tensor bad = from_vector<int64_t>({0, 3, 12, 1});
+  EXPECT_THROW(cross_entropy(x, bad), IndexError);
+  m = error_of([&] { (void)cross_entropy(x, bad); });
+  EXPECT_NE(m.find("target 12"), std::string::npos) << m;
+  EXPECT_NE(m.find("10 classes"), std::string::npos) << m;
+  EXPECT_NE(m.find("[2]"), std::string::npos) << m;
+  EXPECT_THROW(cross_entropy(x, from_vector<int64_t>({0, -1, 2, 1})), IndexError);
+
+  m = error_of([&] { (void)cross_entropy(x, zeros({5}, DType::i64)); });
+  EXPECT_NE(m.find("[4, 10]"), std::string::npos) << m;
+  EXPECT_NE(m.find("[5]"), std::string::npos) << m;
+  EXPECT_THROW(cross_entropy(x, zeros({5}, DType::i64)), ShapeError);
+  EXPECT_THROW(cross_entropy(zeros({2, 3, 4}), zeros({2, 3}, DType::i64)), ShapeError);
+
+  CrossEntropyOptions o;
+  o.weight = ones({9});
+  m = error_of([&] { (void)cross_entropy(x, zeros({4}, DType::i64), o); });
+  EXPECT_NE(m.find("weight of shape [9]"), std::string::npos) << m;
+  o.weight = ones({10}, DType::f64);
+  EXPECT_THROW(cross_entropy(x, zeros({4}, DType::i64), o), DTypeError);
+  o = {};
+  o.reduction = "avg";
+  EXPECT_THROW(cross_entropy(x, zeros({4}, DType::i64), o), ValueError);
+  o = {};
+  o.label_smoothing = 1.5;
+  EXPECT_THROW(cross_entropy(x, zeros({4}, DType::i64), o), ValueError);
+  EXPECT_THROW(softmax(zeros({2}, DType::i64), 0), DTypeError);
+  EXPECT_THROW(softmax(zeros({2, 3}), 2), IndexError);
+}
