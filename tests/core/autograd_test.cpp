@@ -8,6 +8,7 @@
 #include <cmath>
 #include <exception>
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include "cairn/core/core.h"
@@ -328,6 +329,44 @@ TEST(Errors, OutOfRangeIndicesThrowIndexError) {
   EXPECT_THROW((void)x.size(2), IndexError);
   EXPECT_THROW((void)sum(x, {2}), IndexError);
   EXPECT_THROW((void)transpose(x, 0, 2), IndexError);
+}
+
+TEST(Errors, ZeroDimTensorsHaveNoDimensionToIndex) {
+  // wrap_dim accepts 0 and -1 for a 0-d tensor (so sum(s, {0}) works, as in PyTorch), but ops that index into
+  // the dim must refuse instead of reading shape[0] of an empty shape.
+  Tensor s = scalar_tensor(2.0);
+  std::string msg = message_of<IndexError>([&] { (void)s.size(0); });
+  EXPECT_TRUE(contains(msg, "0-d")) << msg;
+  EXPECT_THROW((void)select(s, 0, 0), IndexError);
+  EXPECT_THROW((void)narrow(s, 0, 0, 1), IndexError);
+  EXPECT_THROW((void)slice(s, 0, 0, 1), IndexError);
+  EXPECT_THROW((void)split(s, 1, 0), IndexError);
+  EXPECT_THROW((void)chunk(s, 1, 0), IndexError);
+  EXPECT_THROW((void)concat({s, s}, 0), IndexError);
+  EXPECT_THROW((void)transpose(s, 0, 1), IndexError);
+  // What PyTorch allows on a 0-d tensor still works.
+  EXPECT_EQ(squeeze(s, 0).shape(), Shape{});
+  EXPECT_EQ(transpose(s, 0, -1).shape(), Shape{});
+  EXPECT_EQ(unsqueeze(s, 0).shape(), Shape{1});
+  EXPECT_EQ(stack({s, s}, 0).shape(), Shape{2});
+  EXPECT_EQ(sum(s, {0}).item(), 2.0);
+  EXPECT_EQ(flatten(s).shape(), Shape{1});
+}
+
+TEST(Errors, InPlaceAddRefusesAShapeThatDoesNotBroadcastToTheDestination) {
+  Tensor a = zeros({3});
+  std::string msg = message_of<ShapeError>([&] { a.add_(ones({2, 3})); });
+  EXPECT_TRUE(contains(msg, "[2, 3]") && contains(msg, "[3]")) << msg;
+  EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{0, 0, 0}));
+  a.add_(ones({1}), 2.0);  // broadcasting into the destination is fine
+  a.add_(full({}, 1.0));
+  EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{3, 3, 3}));
+}
+
+TEST(Errors, UndefinedTensorPrints) {
+  std::ostringstream os;
+  os << Tensor();
+  EXPECT_EQ(os.str(), "Tensor(undefined)");
 }
 
 // ---- kernel registry ----

@@ -377,6 +377,10 @@ TEST(Gradcheck, MaxMinWithIndices) {
       check("max" + s, [=](const Ins& in) { return cairn::max(in[0], dim, keepdim).first; }, {x});
       check("min" + s, [=](const Ins& in) { return cairn::min(in[0], dim, keepdim).first; }, {x});
     }
+  // A 0-d input: the max over its only element passes the gradient through.
+  check("max of a 0-d tensor", [](const Ins& in) { return cairn::max(in[0], 0).first; }, {U({}, 111)});
+  check("min of a 0-d tensor keepdim", [](const Ins& in) { return cairn::min(in[0], -1, true).first; }, {U({}, 112)});
+  check("amax of a 0-d tensor", [](const Ins& in) { return amax(in[0]); }, {U({}, 113)});
   // The indices are those of the values (checked against a plain loop).
   auto [values, indices] = cairn::max(x, 1);
   auto xv = x.to_vector<double>();
@@ -472,6 +476,8 @@ TEST(Gradcheck, Views) {
   check("broadcast_to", [](const Ins& in) { return broadcast_to(in[0], {5, 4}); }, {U({4}, 183)});
   check("expand of a 0-d tensor", [](const Ins& in) { return expand(in[0], {2, 3}); }, {U({}, 184)});
   check("flatten of a 0-d tensor", [](const Ins& in) { return flatten(in[0]); }, {U({}, 185)});
+  check("transpose and squeeze of a 0-d tensor", [](const Ins& in) { return squeeze(transpose(in[0], 0, -1), 0); },
+        {U({}, 186)});
   // A view written through is still a view: the gradient of a view of a view reaches the base.
   check("chained views", [](const Ins& in) { return select(transpose(unsqueeze(in[0], 1), 0, 2), 1, 0); }, {x});
 }

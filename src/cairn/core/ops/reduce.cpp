@@ -163,6 +163,8 @@ std::pair<Tensor, Tensor> arg_reduce(const char* kernel, const Tensor& x, int64_
       Tensor gk = keepdim ? g : unsqueeze(g, d);
       gi[0] = where(eq(expand(ik, in), expand(pos, in)), expand(gk, in), zeros({}, g.dtype()));
     });
+  if (autograd::needs_grad({x}) && x.dim() == 0)  // max over the only element: the gradient passes through
+    autograd::record(kernel, values, {x}, [](const Tensor& g, Grads& gi) { gi[0] = g; });
   return {values, indices};
 }
 }  // namespace

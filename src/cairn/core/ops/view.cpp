@@ -40,6 +40,13 @@ std::optional<Shape> view_strides(const Tensor& x, const Shape& shape) {
   return st;
 }
 
+// The dim an op indexes into. A 0-d tensor has none: wrap_dim accepts 0 and -1 for it (PyTorch's rule, so
+// that reductions and unsqueeze work on scalars), but reading shape[0] of a 0-d tensor would be out of bounds.
+int64_t indexed_dim(const Tensor& x, int64_t dim, const char* op) {
+  CAIRN_CHECK(x.dim() > 0, IndexError, op, ": a 0-d tensor has no dimension ", dim, " to index; reshape it to {1} first");
+  return wrap_dim(dim, x.dim(), op);
+}
+
 }  // namespace
 
 Tensor reshape(const Tensor& x, Shape shape) {
@@ -95,12 +102,14 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   std::vector<int64_t> dims(x.dim());
   std::iota(dims.begin(), dims.end(), 0);
-  std::swap(dims[wrap_dim(d0, x.dim(), "transpose")], dims[wrap_dim(d1, x.dim(), "transpose")]);
+  const int64_t a = wrap_dim(d0, x.dim(), "transpose"), b = wrap_dim(d1, x.dim(), "transpose");
+  if (x.dim() == 0) return permute(x, dims);  // transpose(0, 0) of a 0-d tensor: itself, as in PyTorch
+  std::swap(dims[a], dims[b]);
   return permute(x, dims);
 }
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
-  dim = wrap_dim(dim, x.dim(), "slice");
+  dim = indexed_dim(x, dim, "slice");
   const int64_t n = x.shape()[dim];
   CAIRN_CHECK(step > 0, ValueError, "slice: step must be positive, got ", step);
   if (start < 0) start += n;
@@ -121,7 +130,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
 }
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
-  int64_t d = wrap_dim(dim, x.dim(), "narrow");
+  int64_t d = indexed_dim(x, dim, "narrow");
   const int64_t n = x.shape()[d];
   CAIRN_CHECK(start >= 0 && length >= 0 && start + length <= n, IndexError, "narrow: range [", start, ", ",
               start + length, ") is outside dimension ", d, " of size ", n, " (shape ", shape_str(x.shape()), ")");
@@ -129,7 +138,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
-  int64_t d = wrap_dim(dim, x.dim(), "select");
+  int64_t d = indexed_dim(x, dim, "select");
   const int64_t n = x.shape()[d];
   CAIRN_CHECK(index >= -n && index < n, IndexError, "select: index ", index, " is out of range for dimension ", d,
               " of size ", n, " (shape ", shape_str(x.shape()), ")");
@@ -165,6 +174,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand(x, shap
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
   int64_t d = wrap_dim(dim, x.dim(), "squeeze");
+  if (x.dim() == 0) return x;  // nothing to squeeze, as in PyTorch
   if (x.shape()[d] != 1) return x;
   Shape s = x.shape();
   s.erase(s.begin() + d);
@@ -212,7 +222,7 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   CAIRN_CHECK(!xs.empty(), ValueError, "concat: needs at least one tensor");
   const Tensor& first = xs[0];
-  int64_t d = wrap_dim(dim, first.dim(), "concat");
+  int64_t d = indexed_dim(first, dim, "concat");
   Shape shape = first.shape();
   int64_t total = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -261,7 +271,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   CAIRN_CHECK(split_size > 0, ValueError, "split: split_size must be positive, got ", split_size);
-  int64_t d = wrap_dim(dim, x.dim(), "split");
+  int64_t d = indexed_dim(x, dim, "split");
   std::vector<Tensor> out;
   for (int64_t s = 0; s < x.shape()[d]; s += split_size) out.push_back(narrow(x, d, s, std::min(split_size, x.shape()[d] - s)));
   return out;
@@ -269,7 +279,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   CAIRN_CHECK(chunks > 0, ValueError, "chunk: chunks must be positive, got ", chunks);
-  int64_t d = wrap_dim(dim, x.dim(), "chunk");
+  int64_t d = indexed_dim(x, dim, "chunk");
   return split(x, std::max<int64_t>(1, (x.shape()[d] + chunks - 1) / chunks), d);
 }
 

@@ -32,7 +32,10 @@ Tensor Tensor::from_storage(std::shared_ptr<Storage> s, const Shape& shape, cons
   return Tensor(std::move(impl));
 }
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::size(int64_t d) const {
+  CAIRN_CHECK(dim() > 0, IndexError, "size(", d, "): a 0-d tensor has no dimensions");
+  return impl_->shape[wrap_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -156,6 +159,8 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   Tensor o = alpha == 1.0 ? other : mul(other.detach(), alpha);
   CAIRN_CHECK(is_contiguous(), ValueError, "add_: destination must be contiguous");
   check_dtype(o.dtype(), "add_");
+  CAIRN_CHECK(broadcast_shapes(shape(), o.shape(), "add_") == shape(), ShapeError, "add_: a tensor of shape ",
+              shape_str(o.shape()), " does not broadcast to the destination's shape ", shape_str(shape()));
   kernels::table<kernels::BinaryKernel>("add").get(device(), dtype())(*this, o, *this, {});
   return *this;
 }
@@ -168,6 +173,7 @@ Tensor& Tensor::mul_(double value) {
 }
 
 std::string Tensor::to_string(int64_t max_elements) const {
+  if (!defined()) return "Tensor(undefined)";
   std::ostringstream os;
   os << "Tensor(" << dtype_name(dtype()) << ", " << shape_str(shape()) << ", [";
   if (defined()) {
