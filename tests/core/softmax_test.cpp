@@ -316,3 +316,45 @@ TEST(CrossEntropy, Errors) {
   EXPECT_THROW(softmax(zeros({2}, DType::i64), 0), DTypeError);
   EXPECT_THROW(softmax(zeros({2, 3}), 2), IndexError);
 }
+
+TEST(Softmax, ResultsDoNotDependOnThreadCount) {
+  // Sizes above the kernels' parallel grains, so two threads really split the work.
+  Generator gen(13);
+  Tensor x = randn({600, 65}, DType::f32, &gen) * 4.0;
+  Tensor xs = randn({8, 65, 40}, DType::f32, &gen);
+  Tensor t = randint(0, 65, {600}, DType::i64, &gen);
+  CrossEntropyOptions o;
+  o.label_smoothing = 0.1;
+  auto run = [&] {
+    std::vector<float> v;
+    for (int64_t d : {0, 1}) {
+      Tensor xr = x.clone().requires_grad_();
+      Tensor y = softmax(xr, d) * log_softmax(xr, d);
+      (y * y).sum().backward();
+      for (const Tensor& r : {y, xr.grad()}) {
+        auto u = r.to_vector<float>();
+        v.insert(v.end(), u.begin(), u.end());
+      }
+    }
+    Tensor xr = x.clone().requires_grad_();
+    Tensor l = cross_entropy(xr, t, o);
+    l.backward();
+    Tensor xsr = xs.clone().requires_grad_();
+    Tensor ls = cross_entropy(xsr, randint(0, 65, {8, 40}, DType::i64, &gen), o);
+    ls.backward();
+    for (const Tensor& r : {l, xr.grad(), ls, xsr.grad()}) {
+      auto u = r.to_vector<float>();
+      v.insert(v.end(), u.begin(), u.end());
+    }
+    return v;
+  };
+  const int saved = num_threads();
+  set_num_threads(1);
+  Generator keep = gen;
+  auto one = run();
+  gen = keep;
+  set_num_threads(2);
+  auto two = run();
+  set_num_threads(saved);
+  EXPECT_EQ(one, two);
+}

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "cairn/core/kernels/cpu/loops.h"
+#include "cairn/core/kernels/cpu/parallel_rows.h"
 #include "cairn/core/kernels/kernels.h"
 
 namespace cairn::kernels::cpu {
@@ -149,7 +150,7 @@ template <class F>
 void for_tiles(int64_t A, int64_t R, int64_t C, const F& f) {
   const int64_t tiles = (C + kTile - 1) / kTile;
   const int64_t per_item = R * std::min(C, kTile);
-  parallel_for(0, A * tiles, std::max<int64_t>(1, kExpGrain / std::max<int64_t>(per_item, 1)),
+  parallel_rows(0, A * tiles, std::max<int64_t>(1, kExpGrain / std::max<int64_t>(per_item, 1)),
                [&](int64_t b, int64_t e) {
                  for (int64_t i = b; i < e; ++i) {
                    const int64_t a = i / tiles, c0 = (i % tiles) * kTile;
@@ -168,7 +169,7 @@ void softmax_kernel(const Tensor& xt, const Tensor& outt, int64_t A, int64_t R, 
     for_tiles(A, R, C, [&](int64_t a, int64_t c0, int64_t c1) { softmax_strided<T, Log>(x, y, a, c0, c1, R, C); });
     return;
   }
-  parallel_for(0, A, std::max<int64_t>(1, kExpGrain / R), [&](int64_t b, int64_t e) {
+  parallel_rows(0, A, std::max<int64_t>(1, kExpGrain / R), [&](int64_t b, int64_t e) {
     for (int64_t a = b; a < e; ++a) {
       const T* xr = x + a * R;
       T* yr = y + a * R;
@@ -211,7 +212,7 @@ void softmax_backward_kernel(const Tensor& gt, const Tensor& yt, const Tensor& g
     });
     return;
   }
-  parallel_for(0, A, std::max<int64_t>(1, (Log ? kExpGrain : kGrain) / R), [&](int64_t b, int64_t e) {
+  parallel_rows(0, A, std::max<int64_t>(1, (Log ? kExpGrain : kGrain) / R), [&](int64_t b, int64_t e) {
     for (int64_t a = b; a < e; ++a) {
       const T* gr = g + a * R;
       const T* yr = y + a * R;
@@ -283,7 +284,7 @@ void cross_entropy_kernel(const Tensor& logits, const Tensor& target, const Tens
   const int64_t C = v.C, S = v.S;
   if (v.N == 0 || S == 0) return;
   if (S == 1) {
-    parallel_for(0, v.N, std::max<int64_t>(1, kExpGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    parallel_rows(0, v.N, std::max<int64_t>(1, kExpGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
         const T* xr = v.x + n * C;
         double lse;
@@ -373,7 +374,7 @@ void cross_entropy_backward_kernel(const Tensor& gloss, double scale, const Tens
     cw = static_cast<T>(gamma * ls_c);
   };
   if (S == 1) {
-    parallel_for(0, v.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    parallel_rows(0, v.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
         T cp, ct, cw;
         coefs(n, cp, ct, cw);
