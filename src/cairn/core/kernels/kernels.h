@@ -69,4 +69,29 @@ using CrossEntropyBackwardKernel = void (*)(const Tensor& gloss, double scale, c
                                             const Tensor& target, const Tensor& weight, const Tensor& grad_logits,
                                             CrossEntropyArgs a);
 
+// ---- normalisation (kernels/cpu/norm_cpu.cpp) ----
+// x contiguous (M, D), weight/bias (D) contiguous or undefined -> out (M, D) =, mean (M) =, rstd (M) = with
+// rstd = 1 / sqrt(biased var + eps). Op: layer_norm.
+using LayerNormKernel = void (*)(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out,
+                                 const Tensor& mean, const Tensor& rstd, int64_t M, int64_t D, double eps);
+// From dout, x (M, D) and the forward's mean/rstd (M): dx (M, D) =, dweight (D) =, dbias (D) =; each output
+// may be undefined (not wanted); weight may be undefined (identity). Op: layer_norm_bw.
+using LayerNormBackwardKernel = void (*)(const Tensor& dout, const Tensor& x, const Tensor& mean,
+                                         const Tensor& rstd, const Tensor& weight, const Tensor& dx,
+                                         const Tensor& dweight, const Tensor& dbias, int64_t M, int64_t D);
+// x contiguous (N, C, S) -> out (N, C, S) =, save_mean (C) =, save_invstd (C) =.
+// training: batch statistics over N and S (biased variance normalises); running_mean/var (C, any stride, may
+// be undefined) updated in place: r = (1 - momentum) * r + momentum * stat, with the unbiased variance.
+// inference: the running statistics (required). weight/bias (C) contiguous or undefined. Op: batch_norm.
+using BatchNormKernel = void (*)(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 const Tensor& running_mean, const Tensor& running_var, const Tensor& out,
+                                 const Tensor& save_mean, const Tensor& save_invstd, int64_t N, int64_t C,
+                                 int64_t S, bool training, double momentum, double eps);
+// From dout, x (N, C, S) and the forward's save_mean/save_invstd: dx =, dweight (C) =, dbias (C) = (each may be
+// undefined). training: dx flows through the batch statistics; inference: they are constants. Op: batch_norm_bw.
+using BatchNormBackwardKernel = void (*)(const Tensor& dout, const Tensor& x, const Tensor& weight,
+                                         const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx,
+                                         const Tensor& dweight, const Tensor& dbias, int64_t N, int64_t C,
+                                         int64_t S, bool training);
+
 }  // namespace cairn::kernels

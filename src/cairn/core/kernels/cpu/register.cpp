@@ -5,6 +5,7 @@ void register_elementwise();
 void register_reduce();
 void register_gemm();
 void register_softmax();
+void register_norm();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -12,6 +13,7 @@ void register_cpu_kernels() {
   cpu::register_reduce();
   cpu::register_gemm();
   cpu::register_softmax();
+  cpu::register_norm();
 }
 
 }  // namespace cairn::kernels
