@@ -62,6 +62,15 @@ TEST(BadInput, Gpt2CorruptMerges) {
   write_bytes(dir.file("bad2.bpe"), "#version: 0.2\na b\nb c\n");
   EXPECT_TOKENIZER_ERROR(BpeTokenizer::from_gpt2_files(dir.file("encoder.json"), dir.file("bad2.bpe")),
                          "bad2.bpe:3:", "'bc' is not in");
+  write_bytes(dir.file("order.bpe"), "#version: 0.2\nab c\na b\n");
+  EXPECT_TOKENIZER_ERROR(BpeTokenizer::from_gpt2_files(dir.file("encoder.json"), dir.file("order.bpe")),
+                         "order.bpe:2:", "merge 'ab c'", "out of order");
+  // The same rule holds for vocabularies given directly.
+  std::vector<std::string> vocab;
+  for (int b = 0; b < 256; ++b) vocab.push_back(bytes_to_unicode(std::string(1, static_cast<char>(b))));
+  vocab.push_back("ab");
+  vocab.push_back("abc");
+  EXPECT_TOKENIZER_ERROR(BpeTokenizer(vocab, {{"ab", "c"}, {"a", "b"}}, {}), "merge 0 'ab c'", "earlier merge");
   write_bytes(dir.file("bad3.bpe"), "#version: 0.2\na b\n\nab c\n");
   EXPECT_TOKENIZER_ERROR(BpeTokenizer::from_gpt2_files(dir.file("encoder.json"), dir.file("bad3.bpe")),
                          "bad3.bpe:3:", "empty line");

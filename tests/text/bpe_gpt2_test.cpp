@@ -114,6 +114,18 @@ TEST(Gpt2Bpe, RoundTripsRandomBytes) {
   }
 }
 
+TEST(Gpt2Bpe, LongPiecesRoundTrip) {
+  // One pre-token of 50,000 letters (and one of spaces): merged with a heap, not GPT-2's quadratic loop.
+  std::mt19937 rng(7);
+  std::string letters(50000, 'a');
+  for (char& c : letters) c = static_cast<char>('a' + rng() % 26);
+  std::vector<std::int32_t> ids = gpt2().encode(letters);
+  EXPECT_LT(ids.size(), letters.size() * 3 / 4);  // random letters still pair up
+  EXPECT_EQ(gpt2().decode(ids), letters);
+  std::string spaces(100000, ' ');
+  EXPECT_EQ(gpt2().decode(gpt2().encode(spaces)), spaces);
+}
+
 TEST(Gpt2Bpe, SaveAndLoadGivesTheSameTokenizer) {
   testing::TempDir dir;
   gpt2().save(dir.file("gpt2.json"));

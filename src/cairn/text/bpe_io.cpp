@@ -46,6 +46,8 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
   }
 
   std::unordered_set<std::string_view> known(vocab.begin(), vocab.end());
+  std::unordered_set<std::string> made;  // single bytes, then each merge's result
+  for (int b = 0; b < 256; ++b) made.insert(bytes_to_unicode(std::string(1, static_cast<char>(b))));
   std::string text = detail::read_file(vocab_bpe_path, "GPT-2 vocab.bpe");
   std::vector<std::pair<std::string, std::string>> merges;
   std::size_t line_no = 0, pos = 0;
@@ -73,6 +75,13 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
                              encoder_json_path + "; the two files do not belong together");
       }
     }
+    for (const std::string& part : {merge.first, merge.second}) {
+      if (!made.count(part)) {
+        throw TokenizerError(where + "merge '" + std::string(line) + "': '" + part +
+                             "' is neither a single byte nor made by an earlier line; the merges are out of order");
+      }
+    }
+    made.insert(merge.first + merge.second);
     merges.push_back(std::move(merge));
   }
 

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <climits>
+#include <functional>
+#include <queue>
 
 #include "cairn/text/detail.h"
 #include "cairn/text/unicode.h"
@@ -156,6 +158,10 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> vocab, std::vector<std::pair
     byte_ids_[b] = it->second;
   }
   merge_of_pair_.reserve(merges_.size());
+  // Tokens a merge may use: single bytes and results of earlier merges (training order). merge_piece relies on it,
+  // and a shuffled or truncated merges list is caught here rather than giving silently different ids.
+  std::vector<bool> made(vocab_.size(), false);
+  for (int b = 0; b < 256; ++b) made[static_cast<std::size_t>(byte_ids_[b])] = true;
   for (std::size_t rank = 0; rank < merges_.size(); ++rank) {
     const auto& [left, right] = merges_[rank];
     auto l = token_ids_.find(left), r = token_ids_.find(right), m = token_ids_.find(left + right);
@@ -165,6 +171,14 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> vocab, std::vector<std::pair
                            "' is not in the vocabulary");
     }
     if (m == token_ids_.end()) throw TokenizerError(where + merge + ": the result is not in the vocabulary");
+    for (const auto& part : {l, r}) {
+      if (!made[static_cast<std::size_t>(part->second)]) {
+        throw TokenizerError(where + merge + ": '" + part->first +
+                             "' is neither a single byte nor made by an earlier merge; merges must be in the order "
+                             "they were learnt");
+      }
+    }
+    made[static_cast<std::size_t>(m->second)] = true;
     // A repeated merge keeps its first (best) rank; later copies can never apply.
     merge_of_pair_.try_emplace(pair_key(l->second, r->second),
                                Merge{static_cast<std::int32_t>(rank), m->second});
@@ -194,39 +208,48 @@ BpeTokenizer::BpeTokenizer(BpeTokenizer&& other) noexcept
 }
 
 void BpeTokenizer::merge_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
-  std::vector<std::int32_t> word;
-  word.reserve(piece.size());
-  for (char c : piece) word.push_back(byte_ids_[static_cast<unsigned char>(c)]);
-  // GPT-2's loop: find the adjacent pair of lowest rank, merge all its occurrences left to right, repeat.
-  while (word.size() > 1) {
-    const Merge* best = nullptr;
-    std::int32_t first = 0, second = 0;
-    for (std::size_t i = 0; i + 1 < word.size(); ++i) {
-      auto it = merge_of_pair_.find(pair_key(word[i], word[i + 1]));
-      if (it != merge_of_pair_.end() && (best == nullptr || it->second.rank < best->rank)) {
-        best = &it->second;
-        first = word[i];
-        second = word[i + 1];
-      }
-    }
-    if (best == nullptr) break;
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < word.size(); ++w) {
-      if (i + 1 < word.size() && word[i] == first && word[i + 1] == second) {
-        word[w] = best->result;
-        i += 2;
-      } else {
-        word[w] = word[i];
-        ++i;
-      }
-    }
-    word.resize(w);
+  // GPT-2 repeatedly merges every occurrence of the lowest-ranked adjacent pair, left to right. The same result
+  // comes from a heap of candidate pairs ordered by (rank, position): a merge only creates pairs that contain the
+  // new token, and those rank after the merge that made it, so the order of merges is unchanged. The heap makes
+  // a long piece (a run of thousands of letters) cost O(n log n) instead of GPT-2's O(n^2).
+  const std::size_t n = piece.size();
+  std::vector<std::int32_t> id(n);
+  std::vector<std::int32_t> next(n), prev(n);  // linked list over the live symbols; -1 ends it
+  for (std::size_t i = 0; i < n; ++i) {
+    id[i] = byte_ids_[static_cast<unsigned char>(piece[i])];
+    prev[i] = static_cast<std::int32_t>(i) - 1;
+    next[i] = i + 1 < n ? static_cast<std::int32_t>(i + 1) : -1;
   }
-  out.insert(out.end(), word.begin(), word.end());
+  struct Candidate {
+    std::int32_t rank, pos, left, right;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
+  auto consider = [&](std::int32_t pos) {
+    if (pos < 0 || next[pos] < 0) return;
+    auto it = merge_of_pair_.find(pair_key(id[pos], id[next[pos]]));
+    if (it != merge_of_pair_.end()) heap.push({it->second.rank, pos, id[pos], id[next[pos]]});
+  };
+  for (std::size_t i = 0; i + 1 < n; ++i) consider(static_cast<std::int32_t>(i));
+  std::vector<bool> alive(n, true);
+  while (!heap.empty()) {
+    Candidate c = heap.top();
+    heap.pop();
+    // Stale when either symbol was merged away or changed since the candidate was pushed.
+    if (!alive[c.pos] || next[c.pos] < 0 || id[c.pos] != c.left || id[next[c.pos]] != c.right) continue;
+    std::int32_t right = next[c.pos];
+    id[c.pos] = merge_of_pair_.find(pair_key(c.left, c.right))->second.result;
+    alive[right] = false;
+    next[c.pos] = next[right];
+    if (next[right] >= 0) prev[next[right]] = c.pos;
+    consider(prev[c.pos]);
+    consider(c.pos);
+  }
+  for (std::int32_t i = 0; i >= 0 && static_cast<std::size_t>(i) < n; i = next[i]) out.push_back(id[i]);
 }
 
 std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text) const {
-  constexpr std::size_t kMaxCacheEntries = 1 << 20;
+  constexpr std::size_t kMaxCacheEntries = 100000;  // ~20 MB; tinyshakespeare has ~25k distinct pieces
   constexpr std::size_t kMaxCachedPieceBytes = 256;
   std::vector<std::int32_t> ids;
   ids.reserve(text.size() / 3 + 1);

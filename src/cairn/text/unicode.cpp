@@ -1,6 +1,7 @@
 #include "cairn/text/unicode.h"
 
 #include <algorithm>
+#include <array>
 
 namespace cairn::text::unicode {
 namespace {
@@ -54,12 +55,19 @@ std::u32string lower(std::u32string_view text) {
 }
 
 Category category(char32_t cp) {
+  // Latin-1 is most of most corpora: answer it from a small table instead of a binary search.
+  static const auto latin1 = [] {
+    std::array<Category, 256> t{};
+    for (char32_t c = 0; c < 256; ++c) t[c] = find_run(tables::kCategoryRuns, tables::kCategoryRunCount, c).category;
+    return t;
+  }();
+  if (cp < 256) return latin1[cp];
   if (cp > kMaxCodePoint) return Category::Cn;
   return find_run(tables::kCategoryRuns, tables::kCategoryRunCount, cp).category;
 }
 
 std::uint8_t combining_class(char32_t cp) {
-  if (cp > kMaxCodePoint) return 0;
+  if (cp < 0x300 || cp > kMaxCodePoint) return 0;  // nothing below U+0300 combines
   return find_run(tables::kCccRuns, tables::kCccRunCount, cp).ccc;
 }
 
