@@ -40,6 +40,14 @@ TEST(Gpt2Pretokenize, FollowsTheRegexAlternatives) {
   EXPECT_EQ(pieces(""), V{});
 }
 
+// The reference is the JavaScript port, whose \s has U+FEFF but not U+0085 (Python's regex module: the reverse).
+// corpus.txt has a line where this changes the ids (Hugging Face's byte-level BPE, Python semantics, differs there).
+TEST(Gpt2Pretokenize, WhitespaceIsJavaScripts) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(pieces("x \u0085y"), (V{"x", " \u0085", "y"}));        // U+0085 is punctuation-like
+  EXPECT_EQ(pieces("x \ufeffz"), (V{"x", " ", "\ufeff", "z"}));   // U+FEFF is whitespace
+}
+
 TEST(Gpt2Pretokenize, InvalidUtf8BytesGroupLikePunctuation) {
   std::string text = "ab\xff\xfe cd \x80x";
   using V = std::vector<std::string>;
