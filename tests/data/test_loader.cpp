@@ -1,0 +1,163 @@
+// Datasets, the DataLoader and augmentation: composition, splits, padding, and determinism across workers.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "cairn/core/core.h"
+#include "cairn/data/augment.h"
+#include "cairn/data/dataset.h"
+#include "cairn/data/loader.h"
+
+using namespace cairn;
+using namespace cairn::data;
+
+namespace {
+std::shared_ptr<Dataset> images(int64_t n) {
+  Generator g(1);
+  Tensor x = uniform({n, 1, 8, 8}, 0, 1, DType::f32, &g);
+  Tensor y = arange(0, static_cast<double>(n), 1, DType::i64);
+  return std::make_shared<TensorDataset>(std::vector<Tensor>{x, y});
+}
+
+std::vector<std::vector<float>> run_epoch(std::shared_ptr<const Dataset> ds, int workers, int64_t epoch) {
+  DataLoader loader(ds, {.batch_size = 7, .shuffle = true, .seed = 42, .num_workers = workers});
+  loader.start_epoch(epoch);
+  std::vector<std::vector<float>> out;
+  Batch b;
+  while (loader.next(b)) {
+    out.push_back(b.fields[0].to_vector<float>());
+    auto ids = b.fields[1].to_vector<float>();
+    out.back().insert(out.back().end(), ids.begin(), ids.end());
+  }
+  return out;
+}
+}  // namespace
+
+TEST(Loader, EveryExampleOncePerEpochInSeededOrder) {
+  auto ds = images(50);
+  DataLoader loader(ds, {.batch_size = 8, .shuffle = true, .seed = 3, .num_workers = 2});
+  EXPECT_EQ(loader.num_batches(), 7);
+  std::vector<int64_t> e0, e1;
+  for (int64_t epoch : {0, 1}) {
+    loader.start_epoch(epoch);
+    Batch b;
+    int64_t k = 0;
+    while (loader.next(b)) {
+      EXPECT_EQ(b.index, k++);
+      for (int64_t id : b.fields[1].to_vector<int64_t>()) (epoch ? e1 : e0).push_back(id);
+    }
+  }
+  EXPECT_EQ(std::set<int64_t>(e0.begin(), e0.end()).size(), 50u);
+  EXPECT_EQ(e0.size(), 50u);
+  EXPECT_NE(e0, e1);  // a new permutation each epoch
+}
+
+TEST(Loader, SameBatchesWhateverTheNumberOfWorkers) {
+  AugmentOptions aug;
+  aug.rotation_range = 15;
+  aug.width_shift_range = 0.1;
+  aug.height_shift_range = 0.1;
+  aug.zoom_range = 0.1;
+  aug.horizontal_flip = true;
+  aug.brightness_delta = 0.1;
+  auto ds = std::make_shared<MapDataset>(images(40), [aug](Example e, Generator& g) {
+    e[0] = augment_image(e[0], aug, g);
+    return e;
+  });
+  auto ref = run_epoch(ds, 0, 2);
+  for (int w : {1, 2, 3}) EXPECT_EQ(run_epoch(ds, w, 2), ref) << w << " workers";
+  EXPECT_NE(run_epoch(ds, 2, 3), ref);  // another epoch, other augmentations
+}
+
+TEST(Loader, ResumesMidEpoch) {
+  auto ds = images(30);
+  DataLoader a(ds, {.batch_size = 4, .seed = 9, .num_workers = 2}), b(ds, {.batch_size = 4, .seed = 9, .num_workers = 1});
+  a.start_epoch(1);
+  b.start_epoch(1, 3);
+  Batch x, y;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a.next(x));
+  while (a.next(x)) {
+    ASSERT_TRUE(b.next(y));
+    EXPECT_EQ(x.index, y.index);
+    EXPECT_EQ(x.fields[1].to_vector<int64_t>(), y.fields[1].to_vector<int64_t>());
+  }
+  EXPECT_FALSE(b.next(y));
+}
+
+TEST(Loader, PadsVariableLengthSequences) {
+  Example a{from_vector<int64_t>({1, 2, 3})}, b{from_vector<int64_t>({4})};
+  Batch batch = collate({a, b}, 0);
+  EXPECT_EQ(batch.fields[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(batch.fields[0].to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 3, 4, 0, 0}));
+  EXPECT_EQ(batch.lengths[0], (std::vector<int64_t>{3, 1}));
+  Example c{zeros({2, 3})}, d{zeros({2, 4})};
+  EXPECT_THROW(collate({c, d}), ShapeError);
+}
+
+TEST(Loader, WorkerErrorsReachTheConsumer) {
+  auto ds = std::make_shared<MapDataset>(images(10), [](Example e, Generator&) -> Example {
+    if (e[1].item() == 7) throw ValueError("bad example 7");
+    return e;
+  });
+  DataLoader loader(ds, {.batch_size = 2, .shuffle = false, .num_workers = 2});
+  loader.start_epoch(0);
+  Batch b;
+  EXPECT_THROW({ while (loader.next(b)) {} }, ValueError);
+}
+
+TEST(Datasets, StratifiedSplitKeepsClassBalance) {
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 100; ++i) labels.push_back(i < 80 ? 0 : 1);
+  auto parts = split_indices(100, {0.9, 0.1}, 5, &labels);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].size() + parts[1].size(), 100u);
+  int ones = 0;
+  for (int64_t i : parts[1]) ones += labels[i];
+  EXPECT_EQ(parts[1].size(), 10u);
+  EXPECT_EQ(ones, 2);  // 20% of the validation part, as in the whole
+}
+
+TEST(Datasets, OverAndUnderSampling) {
+  std::vector<int64_t> labels{0, 0, 0, 0, 1};
+  auto over = oversample_indices(labels, 1);
+  EXPECT_EQ(over.size(), 8u);
+  auto under = undersample_indices(labels, 1);
+  EXPECT_EQ(under.size(), 2u);
+  std::multiset<int64_t> cls;
+  for (int64_t i : under) cls.insert(labels[i]);
+  EXPECT_EQ(cls.count(0), 1u);
+}
+
+TEST(Datasets, ConcatSubsetRepeat) {
+  auto a = images(5), b = images(3);
+  ConcatDataset c({a, b});
+  Generator g;
+  EXPECT_EQ(c.size(), 8);
+  EXPECT_EQ(c.get(6, g)[1].item(), 1);
+  SubsetDataset s(a, {4, 0});
+  EXPECT_EQ(s.get(0, g)[1].item(), 4);
+  RepeatDataset r(b, 2);
+  EXPECT_EQ(r.size(), 6);
+  EXPECT_EQ(r.get(4, g)[1].item(), 1);
+  EXPECT_THROW(c.get(8, g), IndexError);
+}
+
+TEST(Augment, IdentityWhenOff) {
+  Generator g(1);
+  Tensor x = uniform({1, 6, 6}, 0, 1, DType::f32, &g);
+  Tensor y = augment_image(x, {}, g);
+  EXPECT_EQ(x.to_vector<float>(), y.to_vector<float>());
+  AugmentOptions flip;
+  flip.horizontal_flip = true;
+  // Over a few draws a flip happens and mirrors the columns exactly.
+  bool flipped = false;
+  for (int i = 0; i < 10 && !flipped; ++i) {
+    Tensor z = augment_image(x, flip, g);
+    flipped = z.to_vector<float>() != x.to_vector<float>();
+    if (flipped) EXPECT_EQ(z.select(2, 0).to_vector<float>(), x.select(2, 5).to_vector<float>());
+  }
+  EXPECT_TRUE(flipped);
+  AugmentOptions bad;
+  bad.fill_mode = "mirror";
+  EXPECT_THROW(augment_image(x, bad, g), ValueError);
+}
