@@ -478,7 +478,7 @@ TEST(Gradcheck, Views) {
   check("flatten of a 0-d tensor", [](const Ins& in) { return flatten(in[0]); }, {U({}, 185)});
   check("transpose and squeeze of a 0-d tensor", [](const Ins& in) { return squeeze(transpose(in[0], 0, -1), 0); },
         {U({}, 186)});
-  // A view written through is still a view: the gradient of a view of a view reaches the base.
+  // Views of views of views: the gradient still reaches the base tensor, element for element.
   check("chained views", [](const Ins& in) { return select(transpose(unsqueeze(in[0], 1), 0, 2), 1, 0); }, {x});
 }
 
