@@ -129,6 +129,9 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> vocab, std::vector<std::pair
   if (vocab_.size() > static_cast<std::size_t>(INT32_MAX)) throw TokenizerError(where + "vocabulary too large");
   token_ids_.reserve(vocab_.size());
   for (std::size_t id = 0; id < vocab_.size(); ++id) {
+    if (vocab_[id].empty() || !is_valid_utf8(vocab_[id])) {
+      throw TokenizerError(where + "token " + std::to_string(id) + " is empty or not valid UTF-8");
+    }
     if (!token_ids_.emplace(vocab_[id], static_cast<std::int32_t>(id)).second) {
       throw TokenizerError(where + "token '" + vocab_[id] + "' appears twice in the vocabulary (ids " +
                            std::to_string(token_ids_[vocab_[id]]) + " and " + std::to_string(id) + ")");
@@ -144,7 +147,7 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> vocab, std::vector<std::pair
   for (std::size_t id = 0; id < vocab_.size(); ++id) {
     if (is_special[id]) {
       token_bytes_[id] = vocab_[id];  // written literally
-    } else if (!is_valid_utf8(vocab_[id]) || !unicode_to_bytes(vocab_[id], token_bytes_[id])) {
+    } else if (!unicode_to_bytes(vocab_[id], token_bytes_[id])) {
       throw TokenizerError(where + "token " + std::to_string(id) + " '" + vocab_[id] +
                            "' has characters outside GPT-2's byte-to-unicode alphabet and is not a special token");
     }

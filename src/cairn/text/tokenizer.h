@@ -44,8 +44,8 @@ struct EncodeOptions {
   bool add_special_tokens = true;
   Padding padding = Padding::None;
   Side padding_side = Side::Right;
-  // Cut sequences to max_length (counted with the special tokens). Pairs lose tokens from the longer member first
-  // (from the second on ties), as BERT's "longest_first" does.
+  // Cut sequences to max_length (counted with the special tokens). Pairs lose tokens one at a time from the longer
+  // member (from the second on ties), as BERT's _truncate_seq_pair does.
   bool truncation = false;
   Side truncation_side = Side::Right;
   std::size_t max_length = 0;  // required (> 0) by truncation and Padding::MaxLength

@@ -98,6 +98,7 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, WordPiece
   }
   unk_id_ = unk->second;
   if (options_.max_input_chars_per_word == 0) throw TokenizerError(where + "max_input_chars_per_word must be > 0");
+  if (!is_valid_utf8(options_.continuing_prefix)) throw TokenizerError(where + "continuing_prefix is not valid UTF-8");
 }
 
 std::vector<std::u32string> WordPieceTokenizer::basic_words(std::string_view text) const {
