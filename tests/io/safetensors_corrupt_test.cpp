@@ -220,5 +220,23 @@ TEST(SafetensorsCorrupt, UnknownFieldsAreIgnoredLikeTheReference) {
   EXPECT_EQ(testing::to_string(r.get("a").data), "x");
 }
 
+// The fuzzer's seeds and the inputs it once crashed on (regress_*): files named valid_* must
+// load, every other one must be refused with SafetensorsError.
+TEST(SafetensorsCorrupt, FuzzCorpusSeedsAndRegressions) {
+  const std::filesystem::path dir = std::string(CAIRN_SOURCE_DIR) + "/fuzz/corpus/safetensors";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    const std::string err = error_of(testing::to_vector(read_file(entry.path().string())));
+    if (name.rfind("valid_", 0) == 0) {
+      EXPECT_EQ(err, "(no error)") << name;
+    } else {
+      EXPECT_THAT(err, HasSubstr("model.safetensors: ")) << name;
+    }
+    ++files;
+  }
+  EXPECT_GE(files, 10);
+}
+
 }  // namespace
 }  // namespace cairn::io
