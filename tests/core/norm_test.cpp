@@ -77,11 +77,11 @@ TEST(LayerNorm, MatchesReference) {
               ref_layer_norm(x, 1, Tensor(), Tensor(), 0.1).to_vector<double>(), 1e-12);
   // A non-contiguous input, and float32 with a large offset (variance from deviations, not E[x^2] - m^2).
   Tensor xt = x.transpose(0, 3);
-  expect_near(layer_norm(xt, {2}).to_vector<double>(), ref_layer_norm(xt, 1, Tensor(), Tensor(), 1e-5).to_vector<double>(),
-              1e-12);
+  expect_near(layer_norm(xt, {2}).to_vector<double>(),
+              ref_layer_norm(xt, 1, Tensor(), Tensor(), 1e-5).to_vector<double>(), 1e-12);
   Tensor big = (x + 1e4).to(DType::f32);
-  expect_near(layer_norm(big, {5}).to_vector<double>(), ref_layer_norm(x, 1, Tensor(), Tensor(), 1e-5).to_vector<double>(),
-              5e-3);
+  expect_near(layer_norm(big, {5}).to_vector<double>(),
+              ref_layer_norm(x, 1, Tensor(), Tensor(), 1e-5).to_vector<double>(), 5e-3);
 }
 
 TEST(LayerNorm, Gradcheck) {
@@ -97,8 +97,11 @@ TEST(LayerNorm, Gradcheck) {
   EXPECT_TRUE(r.ok) << "weight only: " << r.message;
   r = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], {5}, Tensor(), in[1]); }, {x, b});
   EXPECT_TRUE(r.ok) << "bias only: " << r.message;
-  r = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0].transpose(0, 1), {3, 5}, in[1]); },
-                {x, randn({3, 5}, DType::f64, &gen).requires_grad_()});
+  r = gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return layer_norm(in[0].transpose(0, 1), {3, 5}, in[1]);
+      },
+      {x, randn({3, 5}, DType::f64, &gen).requires_grad_()});
   EXPECT_TRUE(r.ok) << "two dims, strided input: " << r.message;
   // Only the parameters require grad (dx not wanted).
   r = gradcheck(fn_affine, {x.detach(), w, b});
@@ -127,9 +130,8 @@ TEST(BatchNorm, PyTorchValuesAndRunningStats) {
   Tensor rm2 = buf.select(1, 0), rv2 = buf.select(1, 1);
   rv2.fill_(1.0);
   batch_norm(x, rm2, rv2, Tensor(), Tensor(), true, 0.5);
-  expect_near(buf.to_vector<double>(), {0.5 * 2.0, 0.5 + 0.5 * 14.0 / 3, 0.5 * 0.75, 0.5 + 0.5 * 2.25, 0.5 * 1.5,
-                                        0.5 + 0.5 * 7.0},
-              1e-12);
+  expect_near(buf.to_vector<double>(),
+              {0.5 * 2.0, 0.5 + 0.5 * 14.0 / 3, 0.5 * 0.75, 0.5 + 0.5 * 2.25, 0.5 * 1.5, 0.5 + 0.5 * 7.0}, 1e-12);
 }
 
 TEST(BatchNorm, MatchesReferenceNCHW) {
@@ -166,15 +168,18 @@ TEST(BatchNorm, Gradcheck) {
         [&](const std::vector<Tensor>& in) { return batch_norm(in[0], rm.clone(), rv.clone(), in[1], in[2], true); },
         {x, w, b});
     EXPECT_TRUE(r.ok) << shape_str(s) << " train, affine: " << r.message;
-    r = gradcheck([](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
-                  {x});
+    r = gradcheck(
+        [](const std::vector<Tensor>& in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+        {x});
     EXPECT_TRUE(r.ok) << shape_str(s) << " train, no affine: " << r.message;
     r = gradcheck([&](const std::vector<Tensor>& in) { return batch_norm(in[0], rm, rv, in[1], in[2], false); },
                   {x, w, b});
     EXPECT_TRUE(r.ok) << shape_str(s) << " eval, affine: " << r.message;
     // Composed, so the incoming gradient varies per element.
     r = gradcheck(
-        [&](const std::vector<Tensor>& in) { return square(batch_norm(in[0], Tensor(), Tensor(), in[1], Tensor(), true)); },
+        [&](const std::vector<Tensor>& in) {
+          return square(batch_norm(in[0], Tensor(), Tensor(), in[1], Tensor(), true));
+        },
         {x, w});
     EXPECT_TRUE(r.ok) << shape_str(s) << " train, squared: " << r.message;
   }

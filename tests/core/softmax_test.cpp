@@ -233,18 +233,22 @@ TEST(CrossEntropy, GradcheckEveryOption) {
     int64_t ignore;
   };
   const Case cases[] = {
-      {{4, 3}, false, 0.0, "mean", -100}, {{4, 3}, false, 0.0, "sum", -100},  {{4, 3}, false, 0.0, "none", -100},
-      {{4, 3}, true, 0.0, "mean", -100},  {{4, 3}, true, 0.0, "none", -100},  {{4, 3}, false, 0.3, "mean", -100},
-      {{4, 3}, true, 0.3, "mean", 1},     {{4, 3}, true, 0.3, "sum", 1},      {{4, 3}, true, 0.1, "none", 0},
-      {{2, 3, 2, 2}, false, 0.0, "mean", -100}, {{2, 3, 2, 2}, true, 0.2, "mean", 2},
-      {{2, 3, 2, 2}, true, 0.2, "none", -100},  {{3}, true, 0.2, "mean", -100},
+      {{4, 3}, false, 0.0, "mean", -100},   {{4, 3}, false, 0.0, "sum", -100},
+      {{4, 3}, false, 0.0, "none", -100},   {{4, 3}, true, 0.0, "mean", -100},
+      {{4, 3}, true, 0.0, "none", -100},    {{4, 3}, false, 0.3, "mean", -100},
+      {{4, 3}, true, 0.3, "mean", 1},       {{4, 3}, true, 0.3, "sum", 1},
+      {{4, 3}, true, 0.1, "none", 0},       {{2, 3, 2, 2}, false, 0.0, "mean", -100},
+      {{2, 3, 2, 2}, true, 0.2, "mean", 2}, {{2, 3, 2, 2}, true, 0.2, "none", -100},
+      {{3}, true, 0.2, "mean", -100},
   };
   for (const Case& c : cases) {
     Tensor x = randn(c.xs, DType::f64, &gen).requires_grad_();
     Shape ts = c.xs;
     const int64_t C = c.xs.size() == 1 ? c.xs[0] : c.xs[1];
-    if (c.xs.size() == 1) ts.clear();
-    else ts.erase(ts.begin() + 1);
+    if (c.xs.size() == 1)
+      ts.clear();
+    else
+      ts.erase(ts.begin() + 1);
     Tensor t = randint(0, C, ts, DType::i64, &gen);
     // Position 0 ignored, every other position a real class.
     int64_t* tp = t.data<int64_t>();
@@ -275,8 +279,7 @@ TEST(CrossEntropy, NoGradPathMatchesGradPath) {
   auto g = xr.grad().to_vector<double>();
   auto tv = t.to_vector<int64_t>();
   for (int64_t n = 0; n < 5; ++n)
-    for (int64_t c = 0; c < 7; ++c)
-      EXPECT_NEAR(g[n * 7 + c], (p[n * 7 + c] - (c == tv[n] ? 1.0 : 0.0)) / 5.0, 1e-7);
+    for (int64_t c = 0; c < 7; ++c) EXPECT_NEAR(g[n * 7 + c], (p[n * 7 + c] - (c == tv[n] ? 1.0 : 0.0)) / 5.0, 1e-7);
 }
 
 TEST(CrossEntropy, Errors) {

@@ -94,4 +94,17 @@ using BatchNormBackwardKernel = void (*)(const Tensor& dout, const Tensor& x, co
                                          const Tensor& dweight, const Tensor& dbias, int64_t N, int64_t C,
                                          int64_t S, bool training);
 
+// ---- indexing (kernels/cpu/indexing_cpu.cpp); index tensors are int64, contiguous, values checked ----
+// x contiguous viewed as (A, D, B), index (n) in [0, D) -> out (A, n, B) =. Op: index_select.
+using IndexSelectKernel = void (*)(const Tensor& x, const Tensor& index, const Tensor& out, int64_t A, int64_t D,
+                                   int64_t B);
+// out contiguous (A, D, B) += src contiguous (A, n, B) at rows index (n) in [0, D); repeated rows add up in
+// index order. Op: index_add.
+using IndexAddKernel = void (*)(const Tensor& out, const Tensor& index, const Tensor& src, int64_t A, int64_t D,
+                                int64_t B);
+// out (index's shape, contiguous) = x[..., index[...], ...] along dim; x strided. Op: gather.
+using GatherKernel = void (*)(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out);
+// out (contiguous) += src (strided) scattered along dim by index (PyTorch's scatter_add_). Op: scatter_add.
+using ScatterAddKernel = void (*)(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src);
+
 }  // namespace cairn::kernels

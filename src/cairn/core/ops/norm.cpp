@@ -70,7 +70,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   CAIRN_CHECK(running_mean.defined() == running_var.defined(), ValueError,
               "batch_norm: give both running_mean and running_var, or neither");
   if (training) {
-    CAIRN_CHECK(N * S > 1, ValueError, "batch_norm: expected more than 1 value per channel when training, got input of shape ",
+    CAIRN_CHECK(N * S > 1, ValueError,
+                "batch_norm: expected more than 1 value per channel when training, got input of shape ",
                 shape_str(x.shape()), "; use a batch larger than 1 or evaluation mode");
   } else {
     CAIRN_CHECK(running_mean.defined(), ValueError,
@@ -87,21 +88,20 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Tensor rm = running_mean.defined() ? running_mean.detach() : Tensor();
   Tensor rv = running_var.defined() ? running_var.detach() : Tensor();
   kernels::table<kernels::BatchNormKernel>(op).get(x.device(), x.dtype())(xc, w, b, rm, rv, y, save_mean, save_invstd,
-                                                                           N, C, S, training, momentum, eps);
+                                                                          N, C, S, training, momentum, eps);
   if (autograd::needs_grad({x, weight, bias}))
-    autograd::record(op, y, {x, weight, bias},
-                     [xc, w, save_mean, save_invstd, N, C, S, training](const Tensor& g, Grads& gi) {
-                       Tensor gc = contiguous(g);
-                       Tensor dx = gi.needs(0) ? Tensor::empty(xc.shape(), xc.dtype()) : Tensor();
-                       Tensor dw = gi.needs(1) ? Tensor::empty({C}, xc.dtype()) : Tensor();
-                       Tensor db = gi.needs(2) ? Tensor::empty({C}, xc.dtype()) : Tensor();
-                       kernels::table<kernels::BatchNormBackwardKernel>("batch_norm_bw")
-                           .get(xc.device(), xc.dtype())(gc, xc, w, save_mean, save_invstd, dx, dw, db, N, C, S,
-                                                         training);
-                       gi[0] = dx;
-                       gi[1] = dw;
-                       gi[2] = db;
-                     });
+    autograd::record(
+        op, y, {x, weight, bias}, [xc, w, save_mean, save_invstd, N, C, S, training](const Tensor& g, Grads& gi) {
+          Tensor gc = contiguous(g);
+          Tensor dx = gi.needs(0) ? Tensor::empty(xc.shape(), xc.dtype()) : Tensor();
+          Tensor dw = gi.needs(1) ? Tensor::empty({C}, xc.dtype()) : Tensor();
+          Tensor db = gi.needs(2) ? Tensor::empty({C}, xc.dtype()) : Tensor();
+          kernels::table<kernels::BatchNormBackwardKernel>("batch_norm_bw")
+              .get(xc.device(), xc.dtype())(gc, xc, w, save_mean, save_invstd, dx, dw, db, N, C, S, training);
+          gi[0] = dx;
+          gi[1] = dw;
+          gi[2] = db;
+        });
   return y;
 }
 

@@ -2,7 +2,7 @@
 // fused kernels (kernels/cpu/softmax_cpu.cpp): one kernel forward, one kernel backward, from saved outputs.
 #include <cmath>
 
-#include "cairn/core/ops/op_utils.h"
+#include "cairn/core/ops/index_utils.h"
 
 namespace cairn {
 using autograd::Grads;
@@ -16,9 +16,12 @@ struct ARC {
 ARC split_at(const Shape& s, int64_t d) {
   ARC p;
   for (int64_t i = 0; i < static_cast<int64_t>(s.size()); ++i) {
-    if (i < d) p.A *= s[i];
-    else if (i == d) p.R = s[i];
-    else p.C *= s[i];
+    if (i < d)
+      p.A *= s[i];
+    else if (i == d)
+      p.R = s[i];
+    else
+      p.C *= s[i];
   }
   return p;
 }
@@ -49,16 +52,6 @@ Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_like("log_soft
 
 namespace {
 
-// "[i, j, ...]": the multi-index of flat position `flat` in a tensor of `shape`.
-std::string position_str(int64_t flat, const Shape& shape) {
-  Shape idx(shape.size());
-  for (size_t i = shape.size(); i-- > 0;) {
-    idx[i] = shape[i] ? flat % shape[i] : 0;
-    flat = shape[i] ? flat / shape[i] : 0;
-  }
-  return shape_str(idx);
-}
-
 // Checks every target and returns the mean reduction's denominator: the summed weight of the targets that
 // are not ignore_index (their count without weights).
 double check_targets(const Tensor& target, const Tensor& weight, int64_t C, int64_t ignore_index,
@@ -76,7 +69,7 @@ double check_targets(const Tensor& target, const Tensor& weight, int64_t C, int6
     const int64_t v = t[i];
     if (v == ignore_index) continue;
     CAIRN_CHECK(v >= 0 && v < C, IndexError, "cross_entropy: target ", v, " at position ",
-                position_str(i, target.shape()), " is out of range for ", C, " classes (logits of shape ",
+                detail::position_str(i, target.shape()), " is out of range for ", C, " classes (logits of shape ",
                 shape_str(logits_shape), "); targets must lie in [0, ", C - 1, "] or equal ignore_index (",
                 ignore_index, ")");
     total += w ? w[v] : 1.0;

@@ -162,7 +162,8 @@ void channel_sums(const T* x, int64_t N, int64_t C, int64_t S, const double* mea
         double s = 0;
         for (int64_t n = 0; n < N; ++n) {
           const T* seg = x + (n * C + c) * S;
-          s += mean ? static_cast<double>(sumsq_dev(seg, S, static_cast<T>(mean[c]))) : static_cast<double>(sum_of(seg, S));
+          s += mean ? static_cast<double>(sumsq_dev(seg, S, static_cast<T>(mean[c])))
+                    : static_cast<double>(sum_of(seg, S));
         }
         (mean ? sq : sum)[c] = s;
       }
@@ -298,24 +299,25 @@ void batch_norm_backward_kernel(const Tensor& doutt, const Tensor& xt, const Ten
       });
     } else {
       const int64_t tiles = (C + kTile - 1) / kTile;
-      parallel_rows(0, tiles, std::max<int64_t>(1, kGrain / std::max<int64_t>(N * kTile, 1)), [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t c0 = t * kTile, wd = std::min(C, c0 + kTile) - c0;
-          double a1[kTile] = {}, a2[kTile] = {};
-          for (int64_t n = 0; n < N; ++n) {
-            const T* g = dout + n * C + c0;
-            const T* xs = x + n * C + c0;
-            for (int64_t i = 0; i < wd; ++i) {
-              a1[i] += g[i];
-              a2[i] += static_cast<double>(g[i]) * static_cast<double>(xs[i] - mean[c0 + i]);
-            }
-          }
-          for (int64_t i = 0; i < wd; ++i) {
-            sum_dy[c0 + i] = a1[i];
-            sum_dy_xmu[c0 + i] = a2[i];
-          }
-        }
-      });
+      parallel_rows(0, tiles, std::max<int64_t>(1, kGrain / std::max<int64_t>(N * kTile, 1)),
+                    [&](int64_t t0, int64_t t1) {
+                      for (int64_t t = t0; t < t1; ++t) {
+                        const int64_t c0 = t * kTile, wd = std::min(C, c0 + kTile) - c0;
+                        double a1[kTile] = {}, a2[kTile] = {};
+                        for (int64_t n = 0; n < N; ++n) {
+                          const T* g = dout + n * C + c0;
+                          const T* xs = x + n * C + c0;
+                          for (int64_t i = 0; i < wd; ++i) {
+                            a1[i] += g[i];
+                            a2[i] += static_cast<double>(g[i]) * static_cast<double>(xs[i] - mean[c0 + i]);
+                          }
+                        }
+                        for (int64_t i = 0; i < wd; ++i) {
+                          sum_dy[c0 + i] = a1[i];
+                          sum_dy_xmu[c0 + i] = a2[i];
+                        }
+                      }
+                    });
     }
   }
   for (int64_t c = 0; c < C; ++c) {

@@ -6,6 +6,7 @@ void register_reduce();
 void register_gemm();
 void register_softmax();
 void register_norm();
+void register_indexing();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -14,6 +15,7 @@ void register_cpu_kernels() {
   cpu::register_gemm();
   cpu::register_softmax();
   cpu::register_norm();
+  cpu::register_indexing();
 }
 
 }  // namespace cairn::kernels

@@ -151,12 +151,12 @@ void for_tiles(int64_t A, int64_t R, int64_t C, const F& f) {
   const int64_t tiles = (C + kTile - 1) / kTile;
   const int64_t per_item = R * std::min(C, kTile);
   parallel_rows(0, A * tiles, std::max<int64_t>(1, kExpGrain / std::max<int64_t>(per_item, 1)),
-               [&](int64_t b, int64_t e) {
-                 for (int64_t i = b; i < e; ++i) {
-                   const int64_t a = i / tiles, c0 = (i % tiles) * kTile;
-                   f(a, c0, std::min(C, c0 + kTile));
-                 }
-               });
+                [&](int64_t b, int64_t e) {
+                  for (int64_t i = b; i < e; ++i) {
+                    const int64_t a = i / tiles, c0 = (i % tiles) * kTile;
+                    f(a, c0, std::min(C, c0 + kTile));
+                  }
+                });
 }
 
 // x, out: (A, R, C) -> out = softmax / log_softmax over R.
@@ -188,8 +188,7 @@ void softmax_kernel(const Tensor& xt, const Tensor& outt, int64_t A, int64_t R, 
 
 // g, y, gx: (A, R, C). softmax: gx = y * (g - sum_R(g * y)); log_softmax: gx = g - exp(y) * sum_R(g).
 template <class T, bool Log>
-void softmax_backward_kernel(const Tensor& gt, const Tensor& yt, const Tensor& gxt, int64_t A, int64_t R,
-                             int64_t C) {
+void softmax_backward_kernel(const Tensor& gt, const Tensor& yt, const Tensor& gxt, int64_t A, int64_t R, int64_t C) {
   const T* g = static_cast<const T*>(gt.raw_data());
   const T* y = static_cast<const T*>(yt.raw_data());
   T* gx = static_cast<T*>(gxt.raw_data());
@@ -410,8 +409,8 @@ void register_softmax(DType dt) {
   registry_table<SoftmaxBackwardKernel>("softmax_bw").set(DeviceType::CPU, dt, softmax_backward_kernel<T, false>);
   registry_table<SoftmaxBackwardKernel>("log_softmax_bw").set(DeviceType::CPU, dt, softmax_backward_kernel<T, true>);
   registry_table<CrossEntropyKernel>("cross_entropy").set(DeviceType::CPU, dt, cross_entropy_kernel<T>);
-  registry_table<CrossEntropyBackwardKernel>("cross_entropy_bw").set(DeviceType::CPU, dt,
-                                                                      cross_entropy_backward_kernel<T>);
+  registry_table<CrossEntropyBackwardKernel>("cross_entropy_bw")
+      .set(DeviceType::CPU, dt, cross_entropy_backward_kernel<T>);
 }
 
 }  // namespace
