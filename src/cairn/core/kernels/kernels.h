@@ -107,4 +107,9 @@ using GatherKernel = void (*)(const Tensor& x, int64_t dim, const Tensor& index,
 // out (contiguous) += src (strided) scattered along dim by index (PyTorch's scatter_add_). Op: scatter_add.
 using ScatterAddKernel = void (*)(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src);
 
+// ---- dropout (kernels/cpu/dropout_cpu.cpp) ----
+// x contiguous (n) -> mask (n) = keep ? scale : 0, out (n) = x * mask, keep drawn as gen.uniform() >= p in
+// element order (so results depend only on the generator's state). Op: dropout.
+using DropoutKernel = void (*)(const Tensor& x, const Tensor& mask, const Tensor& out, double p, Generator& gen);
+
 }  // namespace cairn::kernels

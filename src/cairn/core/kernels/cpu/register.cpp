@@ -7,6 +7,7 @@ void register_gemm();
 void register_softmax();
 void register_norm();
 void register_indexing();
+void register_dropout();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -16,6 +17,7 @@ void register_cpu_kernels() {
   cpu::register_softmax();
   cpu::register_norm();
   cpu::register_indexing();
+  cpu::register_dropout();
 }
 
 }  // namespace cairn::kernels
