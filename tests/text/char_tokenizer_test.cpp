@@ -43,6 +43,7 @@ TEST(CharTokenizer, OptionalUnknownToken) {
   EXPECT_EQ(tok.decode(std::vector<std::int32_t>{0, 3, 2}), "a[UNK]c");
   EXPECT_EQ(tok.token_to_id("[UNK]"), 3);
   EXPECT_TOKENIZER_ERROR(tok.decode(std::vector<std::int32_t>{4}), "id 4", "[0, 4)");
+  EXPECT_TOKENIZER_ERROR(CharTokenizer::from_corpus("abc", "b"), "unk token 'b'", "also a symbol");
 }
 
 TEST(CharTokenizer, SaveAndLoad) {

@@ -21,6 +21,7 @@ CharTokenizer CharTokenizer::from_corpus(std::string_view corpus, std::optional<
 CharTokenizer::CharTokenizer(std::vector<char32_t> symbols, std::optional<std::string> unk_token)
     : symbols_(std::move(symbols)), unk_token_(std::move(unk_token)) {
   if (symbols_.empty()) throw TokenizerError("CharTokenizer: the vocabulary is empty");
+  if (unk_token_ && unk_token_->empty()) throw TokenizerError("CharTokenizer: the unk token is empty");
   if (unk_token_ && !is_valid_utf8(*unk_token_)) throw TokenizerError("CharTokenizer: unk token is not valid UTF-8");
   ascii_.fill(-1);
   for (std::size_t i = 0; i < symbols_.size(); ++i) {
@@ -33,6 +34,9 @@ CharTokenizer::CharTokenizer(std::vector<char32_t> symbols, std::optional<std::s
     if (!fresh) {
       throw TokenizerError("CharTokenizer: symbol " + std::to_string(i) + " (" + describe_code_point(cp) +
                            ") appears twice in the vocabulary");
+    }
+    if (unk_token_ && to_utf32(*unk_token_, "CharTokenizer") == std::u32string(1, cp)) {
+      throw TokenizerError("CharTokenizer: the unk token '" + *unk_token_ + "' is also a symbol of the vocabulary");
     }
     if (cp < 128) {
       ascii_[cp] = static_cast<std::int32_t>(i);
