@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cairn/core/core.h"
+#include "cairn/core/kernels/cpu/vec_exp.h"
 
 using namespace cairn;
 using cairn::testing::gradcheck;
@@ -360,4 +361,38 @@ TEST(Softmax, ResultsDoNotDependOnThreadCount) {
   auto two = run();
   set_num_threads(saved);
   EXPECT_EQ(one, two);
+}
+
+TEST(Softmax, VectorisedExpIsAccurate) {
+  using kernels::cpu::vec_exp;
+  // float: within 1.1 ulp of the correctly rounded exp, over the whole normal range.
+  double worst = 0;
+  for (float x = -87.0f; x < 88.7f; x += 0.000731f + std::abs(x) * 1e-5f) {
+    const double want = std::exp(static_cast<double>(x));
+    const float wf = static_cast<float>(want);
+    const double ulp = std::nextafter(wf, INFINITY) - wf;
+    worst = std::max(worst, std::abs(vec_exp(x) - want) / ulp);
+  }
+  EXPECT_LT(worst, 1.1);
+  worst = 0;
+  for (double x = -708.0; x < 709.7; x += 0.00731) {
+    const long double want = std::exp(static_cast<long double>(x));
+    const double wd = static_cast<double>(want);
+    const long double ulp = std::nextafter(wd, INFINITY) - wd;
+    worst = std::max(worst, static_cast<double>(std::abs(vec_exp(x) - want) / ulp));
+  }
+  EXPECT_LT(worst, 1.1);
+  // Edges: as std::exp.
+  EXPECT_EQ(vec_exp(-INFINITY), 0.0f);
+  EXPECT_EQ(vec_exp(INFINITY), INFINITY);
+  EXPECT_EQ(vec_exp(89.0f), INFINITY);
+  EXPECT_EQ(vec_exp(-104.0f), 0.0f);
+  EXPECT_GT(vec_exp(-100.0f), 0.0f);  // subnormal
+  EXPECT_TRUE(std::isnan(vec_exp(NAN)));
+  EXPECT_EQ(vec_exp(0.0f), 1.0f);
+  EXPECT_EQ(vec_exp(-static_cast<double>(INFINITY)), 0.0);
+  EXPECT_EQ(vec_exp(710.0), static_cast<double>(INFINITY));
+  EXPECT_EQ(vec_exp(-746.0), 0.0);
+  EXPECT_TRUE(std::isnan(vec_exp(static_cast<double>(NAN))));
+  EXPECT_EQ(vec_exp(0.0), 1.0);
 }

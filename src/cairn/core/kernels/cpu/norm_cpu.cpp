@@ -5,6 +5,7 @@
 
 #include "cairn/core/kernels/cpu/loops.h"
 #include "cairn/core/kernels/cpu/parallel_rows.h"
+#include "cairn/core/kernels/cpu/row_reduce.h"
 #include "cairn/core/kernels/kernels.h"
 
 namespace cairn::kernels::cpu {
@@ -12,32 +13,6 @@ namespace {
 
 // Column tiles for reductions over rows of a row-major matrix (stack buffers, no allocation).
 constexpr int64_t kTile = 64;
-
-// sum(x) and sum((x - mean)^2) with 8 independent accumulators, so the compiler can vectorise them.
-template <class T>
-T sum_of(const T* x, int64_t n) {
-  T acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
-  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
-
-template <class T>
-T sumsq_dev(const T* x, int64_t n, T mean) {
-  T acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) {
-      const T d = x[i + k] - mean;
-      acc[k] += d * d;
-    }
-  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += (x[i] - mean) * (x[i] - mean);
-  return s;
-}
 
 template <class T>
 const T* ptr(const Tensor& t) {
@@ -104,15 +79,16 @@ void layer_norm_backward_kernel(const Tensor& doutt, const Tensor& xt, const Ten
         const T* xr = x + r * D;
         T* o = dx + r * D;
         const T m = mean[r], s = rstd[r];
-        T acc1[8] = {}, acc2[8] = {};
+        constexpr int L = kLanes<T>;
+        T acc1[L] = {}, acc2[L] = {};
         int64_t i = 0;
-        for (; i + 8 <= D; i += 8)
-          for (int k = 0; k < 8; ++k) {
+        for (; i + L <= D; i += L)
+          for (int k = 0; k < L; ++k) {
             const T dn = w ? w[i + k] * g[i + k] : g[i + k];
             acc1[k] += dn;
             acc2[k] += dn * (xr[i + k] - m) * s;
           }
-        T dnorm_mean = sum_of(acc1, 8), dnorm_norm_mean = sum_of(acc2, 8);
+        T dnorm_mean = combine_lanes(acc1), dnorm_norm_mean = combine_lanes(acc2);
         for (; i < D; ++i) {
           const T dn = w ? w[i] * g[i] : g[i];
           dnorm_mean += dn;
@@ -278,14 +254,15 @@ void batch_norm_backward_kernel(const Tensor& doutt, const Tensor& xt, const Ten
           for (int64_t n = 0; n < N; ++n) {
             const T* g = dout + (n * C + c) * S;
             const T* xs = x + (n * C + c) * S;
-            T a1[8] = {}, a2[8] = {};
+            constexpr int L = kLanes<T>;
+            T a1[L] = {}, a2[L] = {};
             int64_t i = 0;
-            for (; i + 8 <= S; i += 8)
-              for (int k = 0; k < 8; ++k) {
+            for (; i + L <= S; i += L)
+              for (int k = 0; k < L; ++k) {
                 a1[k] += g[i + k];
                 a2[k] += g[i + k] * (xs[i + k] - m);
               }
-            T t1 = sum_of(a1, 8), t2 = sum_of(a2, 8);
+            T t1 = combine_lanes(a1), t2 = combine_lanes(a2);
             for (; i < S; ++i) {
               t1 += g[i];
               t2 += g[i] * (xs[i] - m);

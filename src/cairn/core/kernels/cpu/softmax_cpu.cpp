@@ -5,6 +5,7 @@
 // so far is rescaled once, so exp runs once per element rather than twice as a per-element online update
 // would (Milakov & Gimelshein, "Online normalizer calculation for softmax", 2018, done per block).
 // Softmax keeps exp(x - block's max) in the output and fixes each block with one factor at the end.
+// exp is vec_exp (vec_exp.h), which the compiler vectorises.
 // Rows split across threads; each row is computed by one thread, so results do not depend on the thread
 // count.
 #include <cmath>
@@ -12,51 +13,20 @@
 
 #include "cairn/core/kernels/cpu/loops.h"
 #include "cairn/core/kernels/cpu/parallel_rows.h"
+#include "cairn/core/kernels/cpu/row_reduce.h"
+#include "cairn/core/kernels/cpu/vec_exp.h"
 #include "cairn/core/kernels/kernels.h"
 
 namespace cairn::kernels::cpu {
 namespace {
 
-// exp is ~20x the cost of an add, so rows go parallel well before kGrain elements.
-constexpr int64_t kExpGrain = 4096;
+// exp is ~10x the cost of an add, so rows go parallel well before kGrain elements.
+constexpr int64_t kExpGrain = 8192;
 // Softmax over a non-last dim runs over tiles of this many columns (stack buffers, no allocation).
 constexpr int64_t kTile = 64;
 constexpr int64_t kMaxBlocks = 256;
-
-template <class T>
-T max_of(const T* x, int64_t n) {
-  constexpr T lo = -std::numeric_limits<T>::infinity();
-  T m[8] = {lo, lo, lo, lo, lo, lo, lo, lo};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
-  T r = lo;
-  for (int k = 0; k < 8; ++k) r = m[k] > r ? m[k] : r;
-  for (; i < n; ++i) r = x[i] > r ? x[i] : r;
-  return r;
-}
-
-template <class T>
-T sum_of(const T* x, int64_t n) {
-  T acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
-  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
-
-template <class T>
-T dot_of(const T* a, const T* b, int64_t n) {
-  T acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  T s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
+// exp(x - m) is computed into buffers of this many values and then summed, so both loops vectorise.
+constexpr int64_t kChunk = 256;
 
 // Rows are processed in blocks of block_len(n) values: at most kMaxBlocks of them, so softmax_row can keep
 // each block's reference max on the stack.
@@ -65,12 +35,20 @@ inline int64_t block_len(int64_t n) {
   return n <= kBlock * kMaxBlocks ? kBlock : ((n + kMaxBlocks - 1) / kMaxBlocks + 7) / 8 * 8;
 }
 
+// e[i] = exp(x[i] - m) for n values; vectorised (vec_exp), returns their sum.
+template <class T>
+T exp_shifted(const T* x, T* e, int64_t n, T m) {
+  for (int64_t i = 0; i < n; ++i) e[i] = vec_exp(x[i] - m);
+  return sum_of(e, n);
+}
+
 // max and sum(exp(x - max)) of a contiguous row of n values, reading x once. When e is given,
 // e[i] = exp(x[i] - the running max after x[i]'s block), and block_max[b] receives that reference max for
 // block b (the caller rescales block b by exp(block_max[b] - max)).
 template <class T>
 void row_max_sum(const T* x, int64_t n, T* e, T* block_max, T& max_out, T& sum_out) {
   const int64_t block = block_len(n);
+  T scratch[kChunk];
   T m = -std::numeric_limits<T>::infinity(), s = T(0);
   for (int64_t b = 0, k = 0; b < n; b += block, ++k) {
     const int64_t len = std::min(block, n - b);
@@ -80,29 +58,20 @@ void row_max_sum(const T* x, int64_t n, T* e, T* block_max, T& max_out, T& sum_o
       m = bm;
     }
     // A row of -inf keeps m = -inf and gives NaN, as PyTorch does.
-    const T* xb = x + b;
-    T acc = T(0);
-    if (e) {
-      T* eb = e + b;
-      for (int64_t i = 0; i < len; ++i) {
-        eb[i] = std::exp(xb[i] - m);
-        acc += eb[i];
-      }
-      block_max[k] = m;
-    } else {
-      for (int64_t i = 0; i < len; ++i) acc += std::exp(xb[i] - m);
+    for (int64_t c = 0; c < len; c += kChunk) {
+      const int64_t cl = std::min(kChunk, len - c);
+      s += exp_shifted(x + b + c, e ? e + b + c : scratch, cl, m);
     }
-    s += acc;
+    if (e) block_max[k] = m;
   }
   max_out = m;
   sum_out = s;
 }
 
-// y = softmax(x) over a contiguous row (y must not alias x); returns the row's logsumexp.
+// y = softmax(x) over a contiguous row (y must not alias x); m, s = the row's max and sum(exp(x - m)).
 template <class T>
-double softmax_row(const T* x, T* y, int64_t n) {
+void softmax_row(const T* x, T* y, int64_t n, T& m, T& s) {
   T bmax[kMaxBlocks];
-  T m, s;
   row_max_sum(x, n, y, bmax, m, s);
   const int64_t block = block_len(n);
   const T inv = T(1) / s;
@@ -112,7 +81,6 @@ double softmax_row(const T* x, T* y, int64_t n) {
     const int64_t len = std::min(block, n - b);
     for (int64_t i = 0; i < len; ++i) yb[i] *= f;
   }
-  return static_cast<double>(m) + std::log(static_cast<double>(s));
 }
 
 // Softmax over the middle axis of (A, R, C) with C > 1: tiles of columns, vectorised over c.
@@ -130,7 +98,7 @@ void softmax_strided(const T* x, T* y, int64_t a, int64_t c0, int64_t c1, int64_
     for (int64_t c = 0; c < w; ++c) m[c] = xa[r * C + c] > m[c] ? xa[r * C + c] : m[c];
   for (int64_t r = 0; r < R; ++r)
     for (int64_t c = 0; c < w; ++c) {
-      const T e = std::exp(xa[r * C + c] - m[c]);
+      const T e = vec_exp(xa[r * C + c] - m[c]);
       if constexpr (!Log) ya[r * C + c] = e;
       s[c] += e;
     }
@@ -180,7 +148,8 @@ void softmax_kernel(const Tensor& xt, const Tensor& outt, int64_t A, int64_t R, 
         const T ls = std::log(s);
         for (int64_t i = 0; i < R; ++i) yr[i] = (xr[i] - m) - ls;
       } else {
-        softmax_row(xr, yr, R);
+        T m, s;
+        softmax_row(xr, yr, R, m, s);
       }
     }
   });
@@ -206,7 +175,7 @@ void softmax_backward_kernel(const Tensor& gt, const Tensor& yt, const Tensor& g
       for (int64_t r = 0; r < R; ++r)
         for (int64_t c = 0; c < w; ++c) {
           const int64_t i = base + r * C + c;
-          gx[i] = Log ? g[i] - std::exp(y[i]) * acc[c] : y[i] * (g[i] - acc[c]);
+          gx[i] = Log ? g[i] - vec_exp(y[i]) * acc[c] : y[i] * (g[i] - acc[c]);
         }
     });
     return;
@@ -218,7 +187,7 @@ void softmax_backward_kernel(const Tensor& gt, const Tensor& yt, const Tensor& g
       T* o = gx + a * R;
       if constexpr (Log) {
         const T sg = sum_of(gr, R);
-        for (int64_t i = 0; i < R; ++i) o[i] = gr[i] - std::exp(yr[i]) * sg;
+        for (int64_t i = 0; i < R; ++i) o[i] = gr[i] - vec_exp(yr[i]) * sg;
       } else {
         const T d = dot_of(gr, yr, R);
         for (int64_t i = 0; i < R; ++i) o[i] = yr[i] * (gr[i] - d);
@@ -286,14 +255,12 @@ void cross_entropy_kernel(const Tensor& logits, const Tensor& target, const Tens
     parallel_rows(0, v.N, std::max<int64_t>(1, kExpGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
         const T* xr = v.x + n * C;
-        double lse;
-        if (v.p) {
-          lse = softmax_row(xr, v.p + n * C, C);
-        } else {
-          T m, s;
+        T m, s;
+        if (v.p)
+          softmax_row(xr, v.p + n * C, C, m, s);
+        else
           row_max_sum<T>(xr, C, nullptr, nullptr, m, s);
-          lse = static_cast<double>(m) + std::log(static_cast<double>(s));
-        }
+        const double lse = static_cast<double>(m) + std::log(static_cast<double>(s));
         const int64_t t = v.t[n];
         if (t == v.ignore) {
           v.loss[n] = T(0);
@@ -323,7 +290,7 @@ void cross_entropy_kernel(const Tensor& logits, const Tensor& target, const Tens
       const T wc = v.w ? v.w[c] : T(1);
       for (int64_t j = 0; j < w; ++j) {
         const T xv = xa[c * S + j];
-        const T e = std::exp(xv - m[j]);
+        const T e = vec_exp(xv - m[j]);
         if (pa) pa[c * S + j] = e;
         sum[j] += e;
         wx[j] += wc * xv;
