@@ -52,19 +52,15 @@ Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_like("log_soft
 
 namespace {
 
-// Checks every target and returns the mean reduction's denominator: the summed weight of the targets that
-// are not ignore_index (their count without weights).
+// Checks every target (contiguous int64) and returns the mean reduction's denominator: the summed weight
+// (contiguous f32/f64 or undefined) of the targets that are not ignore_index (their count without weights).
 double check_targets(const Tensor& target, const Tensor& weight, int64_t C, int64_t ignore_index,
                      const Shape& logits_shape) {
   const int64_t* t = static_cast<const int64_t*>(target.raw_data());
   const int64_t n = target.numel();
   double total = 0;
-  Tensor w64;
-  const double* w = nullptr;
-  if (weight.defined()) {
-    w64 = contiguous(to_dtype(weight.detach(), DType::f64));
-    w = static_cast<const double*>(w64.raw_data());
-  }
+  const float* wf = weight.defined() && weight.dtype() == DType::f32 ? weight.data<float>() : nullptr;
+  const double* wd = weight.defined() && weight.dtype() == DType::f64 ? weight.data<double>() : nullptr;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t v = t[i];
     if (v == ignore_index) continue;
@@ -72,7 +68,7 @@ double check_targets(const Tensor& target, const Tensor& weight, int64_t C, int6
                 detail::position_str(i, target.shape()), " is out of range for ", C, " classes (logits of shape ",
                 shape_str(logits_shape), "); targets must lie in [0, ", C - 1, "] or equal ignore_index (",
                 ignore_index, ")");
-    total += w ? w[v] : 1.0;
+    total += wf ? static_cast<double>(wf[v]) : (wd ? wd[v] : 1.0);
   }
   return total;
 }
@@ -115,7 +111,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
     detail::check_same_dtype(op, logits, weight);
   }
   Tensor t = contiguous(target.detach());
-  const double denom = check_targets(t, weight, C, opt.ignore_index, logits.shape());
+  Tensor w = weight.defined() ? contiguous(weight.detach()) : Tensor();
+  const double denom = check_targets(t, w, C, opt.ignore_index, logits.shape());
 
   kernels::CrossEntropyArgs args;
   args.N = N;
@@ -124,7 +121,6 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   args.ignore_index = opt.ignore_index;
   args.label_smoothing = opt.label_smoothing;
   Tensor x = contiguous(logits.detach());
-  Tensor w = weight.defined() ? contiguous(weight.detach()) : Tensor();
   const bool need_grad = autograd::needs_grad({logits});
   Tensor probs = need_grad ? Tensor::empty(logits.shape(), logits.dtype()) : Tensor();
   Tensor loss = Tensor::empty(target.shape(), logits.dtype());
