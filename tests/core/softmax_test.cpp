@@ -213,6 +213,12 @@ TEST(CrossEntropy, UnbatchedAndShapes) {
   o.reduction = "none";
   Tensor img = randn({2, 3, 4, 5}, DType::f32);
   EXPECT_EQ(cross_entropy(img, zeros({2, 4, 5}, DType::i64), o).shape(), (Shape{2, 4, 5}));
+  // Channels-last logits seen as (N, C, H, W) through a permutation (strided) give the contiguous result.
+  Tensor nhwc = randn({2, 4, 5, 3}, DType::f64);
+  Tensor tt = randint(0, 3, {2, 4, 5}, DType::i64);
+  Tensor strided = nhwc.permute({0, 3, 1, 2});
+  EXPECT_EQ(cross_entropy(strided, tt, o).to_vector<double>(),
+            cross_entropy(strided.contiguous(), tt, o).to_vector<double>());
   // Every target ignored: the mean is 0 / 0 = NaN, as in PyTorch; the gradient is zero.
   Tensor xl = randn({2, 3}, DType::f64).requires_grad_();
   Tensor all_ignored = full({2}, -100, DType::i64);
