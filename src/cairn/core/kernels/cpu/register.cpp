@@ -4,6 +4,7 @@ namespace cpu {
 void register_elementwise();
 void register_reduce();
 void register_gemm();
+void select_blas_core();
 void register_softmax();
 void register_norm();
 void register_indexing();
@@ -11,6 +12,7 @@ void register_dropout();
 }  // namespace cpu
 
 void register_cpu_kernels() {
+  cpu::select_blas_core();  // before any BLAS call a kernel makes
   cpu::register_elementwise();
   cpu::register_reduce();
   cpu::register_gemm();
