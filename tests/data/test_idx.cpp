@@ -123,6 +123,16 @@ TEST(Idx, RejectsBadMagicZeroDimsAndAbsurdDims) {
   }
 }
 
+TEST(Idx, ZeroDimMakesAnEmptyArrayWhateverTheOtherDims) {
+  // Found by idx_fuzz: dims (0x02FC050B, 0, 0xFFFFFFFF) hold 0 bytes; numel() must not overflow on them.
+  std::vector<uint8_t> bytes = {0, 0, 8, 3, 0x02, 0xFC, 0x05, 0x0B, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF};
+  IdxArray a = parse_idx(bytes);
+  EXPECT_EQ(a.numel(), 0);
+  EXPECT_TRUE(a.bytes.empty());
+  EXPECT_TRUE(a.to_float().data.empty());
+  EXPECT_EQ(a.to_u8().numel(), 0);
+}
+
 TEST(Idx, CorruptGzipIsDataError) {
   std::vector<uint8_t> enc = encode_idx(small_u8(), true);
   for (size_t i = 10; i < enc.size(); ++i) {

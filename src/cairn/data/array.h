@@ -16,6 +16,9 @@ struct Array {
   std::vector<T> data;         // row-major, data.size() == product(shape)
 
   int64_t numel() const {
+    for (int64_t d : shape) {
+      if (d == 0) return 0;  // empty, whatever the other dims (their product may not even fit in 64 bits)
+    }
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     return n;

@@ -38,6 +38,11 @@ const char* idx_dtype_name(IdxDtype dtype) {
 }
 
 int64_t IdxArray::numel() const {
+  // A zero dim makes the array empty whatever the other dims are (which parse_idx then leaves unchecked, so
+  // their product may not fit in 64 bits).
+  for (int64_t d : shape) {
+    if (d == 0) return 0;
+  }
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
