@@ -112,4 +112,39 @@ using ScatterAddKernel = void (*)(const Tensor& out, int64_t dim, const Tensor& 
 // element order (so results depend only on the generator's state). Op: dropout.
 using DropoutKernel = void (*)(const Tensor& x, const Tensor& mask, const Tensor& out, double p, Generator& gen);
 
+// ---- convolution and pooling (kernels/cpu/conv_cpu.cpp, conv_dnnl.cpp, pool_cpu.cpp) ----
+// One 2-D convolution, sizes already checked by the op: out = floor((in + pad_lo + pad_hi - dil * (k - 1) - 1) /
+// stride) + 1. Padding may be asymmetric (PyTorch's "same" puts the odd extra pixel at the bottom/right).
+struct Conv2dGeometry {
+  int64_t N = 0, C = 0, H = 0, W = 0;  // x (N, C, H, W)
+  int64_t O = 0, KH = 0, KW = 0;       // weight (O, C / groups, KH, KW)
+  int64_t OH = 0, OW = 0;              // y (N, O, OH, OW)
+  int64_t stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dil_h = 1, dil_w = 1, groups = 1;
+};
+// x, w, bias (O, or undefined) contiguous -> y (N, O, OH, OW) contiguous =. Op: conv2d.
+using Conv2dKernel = void (*)(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                              const Conv2dGeometry& g);
+// From gy (N, O, OH, OW) and the forward's x and w (all contiguous): gx (N, C, H, W) =, gw (O, C / groups, KH, KW)
+// =, gb (O) =, each contiguous or undefined (not wanted). Op: conv2d_bw.
+using Conv2dBackwardKernel = void (*)(const Tensor& gy, const Tensor& x, const Tensor& w, const Tensor& gx,
+                                      const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g);
+
+// Pooling windows over each (n, c) plane; ih = oh * stride_h - pad_h + kh, sizes checked by the op.
+struct Pool2dGeometry {
+  int64_t N = 0, C = 0, H = 0, W = 0, OH = 0, OW = 0;
+  int64_t KH = 1, KW = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  bool count_include_pad = true;  // avg pool: divide by the window clipped to the padded input (else to the input)
+};
+// x (N, C, H, W) contiguous -> y (N, C, OH, OW) =, indices int64 (N, C, OH, OW) = the flat ih * W + iw of each
+// window's first maximum (padding counts as -inf; NaN wins). Op: max_pool2d.
+using MaxPool2dKernel = void (*)(const Tensor& x, const Tensor& y, const Tensor& indices, const Pool2dGeometry& g);
+// gx (N, C, H, W) = 0, then gx[n, c, indices] += gy. gy, indices contiguous. Op: max_pool2d_bw.
+using MaxPool2dBackwardKernel = void (*)(const Tensor& gy, const Tensor& indices, const Tensor& gx,
+                                         const Pool2dGeometry& g);
+// y = window means (divisor per count_include_pad, PyTorch's rule). Op: avg_pool2d.
+using AvgPool2dKernel = void (*)(const Tensor& x, const Tensor& y, const Pool2dGeometry& g);
+// gx (N, C, H, W) = the adjoint of avg_pool2d applied to gy. Op: avg_pool2d_bw.
+using AvgPool2dBackwardKernel = void (*)(const Tensor& gy, const Tensor& gx, const Pool2dGeometry& g);
+
 }  // namespace cairn::kernels

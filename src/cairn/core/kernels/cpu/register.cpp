@@ -5,6 +5,8 @@ void register_elementwise();
 void register_reduce();
 void register_gemm();
 void select_blas_core();
+void register_conv();
+void register_pool();
 void register_softmax();
 void register_norm();
 void register_indexing();
@@ -16,6 +18,8 @@ void register_cpu_kernels() {
   cpu::register_elementwise();
   cpu::register_reduce();
   cpu::register_gemm();
+  cpu::register_conv();
+  cpu::register_pool();
   cpu::register_softmax();
   cpu::register_norm();
   cpu::register_indexing();

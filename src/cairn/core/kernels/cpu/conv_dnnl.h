@@ -1,0 +1,24 @@
+// oneDNN convolution pieces the f32 conv kernels (conv_cpu.cpp) hand work to when oneDNN is built in
+// (CAIRN_HAVE_DNNL) and runs the shape with a JIT kernel. Each function returns false, having done nothing,
+// when it does not take the case; the caller then uses im2col + GEMM. Internal to kernels/cpu.
+#pragma once
+#include "cairn/core/kernels/kernels.h"
+
+namespace cairn::kernels::cpu {
+
+// Which implementation the float32 conv kernels use: the measured choice per case (automatic), or one
+// forced for every case it can run (tests and benchmarks compare the two). Process-wide.
+enum class ConvImpl { automatic, gemm, dnnl };
+void set_conv_impl(ConvImpl impl);
+ConvImpl conv_impl();
+
+// Same contract as Conv2dKernel, float32 only.
+bool dnnl_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                         const Conv2dGeometry& g);
+// gw (O, C / groups, KH, KW) = and, when gb is defined, gb (O) =, from gy and x. float32 only.
+bool dnnl_conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb,
+                                  const Conv2dGeometry& g);
+// gx (N, C, H, W) = from gy and w. float32 only.
+bool dnnl_conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g);
+
+}  // namespace cairn::kernels::cpu
