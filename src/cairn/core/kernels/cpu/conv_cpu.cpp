@@ -2,9 +2,12 @@
 //
 // Work is split over samples: each thread unrolls one sample at a time into a private column buffer small
 // enough to stay in cache (conv2 of the reference CNN: 288 x 121 floats), then runs single-threaded GEMMs on
-// it. A batch smaller than the thread count runs sample by sample with multi-threaded GEMMs instead.
+// it (see BlasSingleThreaded). A batch smaller than the thread count runs sample by sample with multi-threaded
+// GEMMs instead.
 // Backward reuses one buffer per thread for the columns (weight gradient) and then the column gradients
 // (input gradient), so x is unrolled once per sample per backward.
+#include <cblas.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -101,6 +104,19 @@ int64_t sample_chunks(const Conv2dGeometry& g) {
   return nt;
 }
 
+// Debian's OpenMP build of OpenBLAS (0.3.21) still threads a GEMM called from inside a parallel region, and
+// concurrent threaded calls then queue on its one parallel-job slot, spinning in sched_yield: the per-sample
+// GEMMs of two threads ran 10x slower than one thread alone. Sample-parallel regions therefore run BLAS
+// single-threaded. BLAS's thread count is process-wide: it is restored on exit (a concurrent Cairn call in
+// another user thread may briefly see the wrong count: slower, never wrong).
+class BlasSingleThreaded {
+ public:
+  BlasSingleThreaded() { openblas_set_num_threads(1); }
+  ~BlasSingleThreaded() { openblas_set_num_threads(num_threads()); }
+  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
+  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+};
+
 // gb (O) = sum over n, oh, ow of gy (N, O, OH * OW).
 template <class T>
 void bias_grad(const T* gy, T* gb, const Conv2dGeometry& g) {
@@ -157,6 +173,7 @@ void conv2d_forward(const Tensor& xt, const Tensor& wt, const Tensor& bt, const 
     for (int64_t n = 0; n < g.N; ++n) sample(n, col0);
     return;
   }
+  BlasSingleThreaded one_thread_blas;
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       T* col = pointwise ? col0 : col0 + c * G * K * OHW;
@@ -229,6 +246,7 @@ void conv2d_backward(const Tensor& gyt, const Tensor& xt, const Tensor& wt, cons
     return;
   }
   T* gw_priv = base + chunks * col_size;
+  BlasSingleThreaded one_thread_blas;
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       T* gw_acc = c == 0 ? gw : gw_priv + (c - 1) * WSZ;
