@@ -14,7 +14,9 @@ std::string format_location(const std::string& file, int64_t line, int64_t offse
 }  // namespace
 
 DataError::DataError(std::string file, int64_t line, int64_t offset, const std::string& what)
-    : std::runtime_error(format_location(file, line, offset).append(": ").append(what)),
+    : std::runtime_error(file.empty() && line <= 0 && offset < 0
+                             ? what  // not about a file (e.g. a bad option): no location to show
+                             : format_location(file, line, offset).append(": ").append(what)),
       file_(std::move(file)),
       line_(line),
       offset_(offset) {}

@@ -16,7 +16,9 @@ namespace cairn::data {
 
 class DataError : public std::runtime_error {
  public:
-  // line: 1-based line number, or 0 when not applicable. offset: byte offset, or -1 when not applicable.
+  // file: the input's name ("" when the error concerns no file, e.g. a bad option; parsers of in-memory
+  // bytes pass "<memory>" or a caller-given name). line: 1-based line number, or 0 when not applicable.
+  // offset: byte offset, or -1 when not applicable.
   DataError(std::string file, int64_t line, int64_t offset, const std::string& what);
 
   const std::string& file() const noexcept { return file_; }
