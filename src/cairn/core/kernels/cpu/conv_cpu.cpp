@@ -267,15 +267,18 @@ void conv2d_backward(const Tensor& gyt, const Tensor& xt, const Tensor& wt, cons
 
 std::atomic<ConvImpl> g_conv_impl{ConvImpl::automatic};
 
-// The automatic choice, measured on the reference CNN's layers (BENCHMARKS.md, "Kernels"): oneDNN computes in
+// The automatic choice, measured (BENCHMARKS.md, "Kernels"; bench_kernels' Conv2dImpl rows). oneDNN computes in
 // blocks of 16 channels and needs NCHW <-> blocked reorders around each call. With 16+ input channels per group
-// (conv2: 32 -> 64 on 13x13) its JIT kernels win every part by 1.5-1.8x, reorders included. With one input
-// channel (conv1: 1 -> 32 on 28x28) the output reorder costs more than the forward saves and its data gradient is
-// 10x slower, but its weight gradient still wins.
+// (conv2 of the reference CNN: 32 -> 64 on 13x13) its JIT kernels win every part by 1.6-1.9x, reorders
+// included. With one input channel (conv1: 1 -> 32 on 28x28) the output reorder costs more than its forward
+// saves and its input gradient is 10x slower, but its weight gradient still wins. Depthwise convolutions have
+// their own oneDNN kernel, 3-4x faster than a GEMM per channel in every part.
 bool dnnl_for(const char* part, const Conv2dGeometry& g) {
   const ConvImpl impl = g_conv_impl.load(std::memory_order_relaxed);
   if (impl != ConvImpl::automatic) return impl == ConvImpl::dnnl;
-  return std::strcmp(part, "bwd_weights") == 0 || g.C / g.groups >= 16;
+  const int64_t cg = g.C / g.groups;
+  if (g.groups > 1 && cg == 1) return true;
+  return std::strcmp(part, "bwd_weights") == 0 || cg >= 16;
 }
 
 void conv2d_f32(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y, const Conv2dGeometry& g) {
