@@ -192,10 +192,7 @@ std::shared_ptr<Entry> entry_for(const Conv2dGeometry& g, bool with_bias) {
 
 Tensor scratchpad_for(const dnnl::primitive_desc_base& pd) { return scratch_bytes(pd.scratchpad_desc().get_size()); }
 
-}  // namespace
-
-bool dnnl_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
-                         const Conv2dGeometry& g) {
+bool forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, const Conv2dGeometry& g) {
   // x: (N, C, H, W), w: (O, C/G, KH, KW), bias: (O) -> y: (N, O, OH, OW) =
   auto e = entry_for(g, bias.defined());
   std::call_once(e->fwd_once, [&] { e->build_fwd(); });
@@ -217,8 +214,7 @@ bool dnnl_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, c
   return true;
 }
 
-bool dnnl_conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb,
-                                  const Conv2dGeometry& g) {
+bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g) {
   // gy: (N, O, OH, OW), x: (N, C, H, W) -> gw (O, C/G, KH, KW) =, gb (O) =
   auto e = entry_for(g, gb.defined());
   std::call_once(e->bww_once, [&] { e->build_bww(); });
@@ -240,7 +236,7 @@ bool dnnl_conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tenso
   return true;
 }
 
-bool dnnl_conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g) {
+bool backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g) {
   // gy: (N, O, OH, OW), w: (O, C/G, KH, KW) -> gx (N, C, H, W) =
   auto e = entry_for(g, false);
   std::call_once(e->bwd_once, [&] { e->build_bwd(); });
@@ -258,6 +254,33 @@ bool dnnl_conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& 
   e->bwd_dsrc.finish(dsrc, gx.raw_data(), s);
   s.wait();
   return true;
+}
+
+// oneDNN reports failures (out of memory, an unsupported case it accepted at creation) as dnnl::error; Cairn's
+// callers expect cairn::Error naming the op and shapes.
+template <class F>
+bool guarded(const char* part, const Conv2dGeometry& g, const F& f) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    throw Error(detail::cat("conv2d ", part, ": oneDNN failed for input [", g.N, ", ", g.C, ", ", g.H, ", ", g.W,
+                            "] and weight [", g.O, ", ", g.C / g.groups, ", ", g.KH, ", ", g.KW, "]: ", e.what(),
+                            " (dnnl status ", static_cast<int>(e.status), ")"));
+  }
+}
+
+}  // namespace
+
+bool dnnl_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                         const Conv2dGeometry& g) {
+  return guarded("forward", g, [&] { return forward(x, w, bias, y, g); });
+}
+bool dnnl_conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb,
+                                  const Conv2dGeometry& g) {
+  return guarded("weight gradient", g, [&] { return backward_weights(gy, x, gw, gb, g); });
+}
+bool dnnl_conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g) {
+  return guarded("input gradient", g, [&] { return backward_data(gy, w, gx, g); });
 }
 
 }  // namespace cairn::kernels::cpu
