@@ -228,9 +228,9 @@ void register_conv_impl_benchmarks() {
   const char* parts[3] = {"forward", "weight_grad", "input_grad"};
   for (int layer = 0; layer < 2; ++layer)
     for (int part = 0; part < 3; ++part)
-      for (ConvImpl impl : {ConvImpl::gemm, ConvImpl::dnnl}) {
+      for (ConvImpl impl : {ConvImpl::cairn, ConvImpl::dnnl}) {
         std::string name = std::string("Conv2dImpl/") + layers[layer] + "/" + parts[part] + "/" +
-                           (impl == ConvImpl::gemm ? "im2col_openblas" : "onednn");
+                           (impl == ConvImpl::cairn ? "cairn" : "onednn");
         benchmark::RegisterBenchmark(name.c_str(), BM_Conv2dImpl, layer, impl, part)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();

@@ -186,7 +186,7 @@ TEST(Conv2d, Float32ImplementationsAgreeForEveryOption) {
       return out;
     };
     const std::vector<Tensor> ref = run(DType::f64);
-    for (ConvImpl impl : {ConvImpl::gemm, ConvImpl::dnnl, ConvImpl::automatic}) {
+    for (ConvImpl impl : {ConvImpl::cairn, ConvImpl::dnnl, ConvImpl::automatic}) {
       SCOPED_TRACE(static_cast<int>(impl));
       kernels::cpu::set_conv_impl(impl);
       const std::vector<Tensor> got = run(DType::f32);

@@ -182,6 +182,108 @@ void conv2d_forward(const Tensor& xt, const Tensor& wt, const Tensor& bt, const 
   });
 }
 
+// ---- weight gradient for short weight rows ----
+// With K = C/G * KH * KW at most 16 (conv1 of the reference CNN: K = 9) the weight gradient is a GEMM with a
+// tiny dimension, (O x K) += (O x OH*OW) @ (OH*OW x K), which BLAS runs far from peak. Here the K partial sums
+// of one output channel live in registers while its gradient row streams past once, and the bias gradient
+// comes out of the same pass.
+constexpr int64_t kSmallK = 16;
+
+// One 512-bit register of T lanes (GCC/Clang vector type: the compiler keeps arrays of these in registers,
+// where plain arrays of lanes were spilled to memory every step).
+template <class T>
+struct LanesOf;
+template <>
+struct LanesOf<float> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct LanesOf<double> {
+  typedef double type __attribute__((vector_size(64)));
+};
+template <class T>
+using Lanes = typename LanesOf<T>::type;
+
+// acc[k] += lanewise sums of gy[p] * col[k * P + p] for k < K, acc[K] += lanewise sums of gy[p]; the last P % V
+// positions go to the scalars tail[0..K]. Lanes are added up once at the very end: summing them per call was a
+// chain of dependent scalar adds, and folding the tail into a lane stalled on store forwarding.
+template <class T, int K>
+void small_k_dots(const T* gy, const T* col, int64_t P, Lanes<T>* acc, T* tail) {
+  constexpr int64_t V = 64 / sizeof(T);
+  auto load = [](const T* p) {
+    Lanes<T> v;
+    std::memcpy(&v, p, sizeof v);  // an unaligned vector load
+    return v;
+  };
+  Lanes<T> a[K] = {};
+  Lanes<T> ab = {};
+  int64_t p = 0;
+  for (; p + V <= P; p += V) {
+    const Lanes<T> gv = load(gy + p);
+    ab += gv;
+    for (int k = 0; k < K; ++k) a[k] += gv * load(col + k * P + p);
+  }
+  for (; p < P; ++p) {
+    for (int k = 0; k < K; ++k) tail[k] += gy[p] * col[k * P + p];
+    tail[K] += gy[p];
+  }
+  for (int k = 0; k < K; ++k) acc[k] += a[k];
+  acc[K] += ab;
+}
+
+template <class T, int K>
+void small_k_weight_grad_fixed(const T* gy, const T* x, T* gw, T* gb, const Conv2dGeometry& g) {
+  // gy: (N, O, OH*OW), x: (N, C, H, W) -> gw (O, K) =, gb (O) = (when non-null)
+  const int64_t OHW = g.OH * g.OW, CHW = g.C * g.H * g.W, Og = g.O / g.groups, S = K + 1;
+  // Sample chunks as in the GEMM path; each sums into its own (O, K + 1) block of lanes, added up in chunk order.
+  const int64_t chunks = std::min<int64_t>(sample_chunks(g), g.N);
+  Tensor col_t = Tensor::empty({chunks * g.C * g.KH * g.KW * OHW}, dtype_v<T>);
+  Tensor acc_t = Tensor::empty({chunks * g.O * S * static_cast<int64_t>(64 / sizeof(T))}, dtype_v<T>);
+  Tensor tail_t = Tensor::empty({chunks * g.O * S}, dtype_v<T>);
+  Lanes<T>* acc = reinterpret_cast<Lanes<T>*>(acc_t.raw_data());  // storage is 64-byte aligned
+  T* tail = static_cast<T*>(tail_t.raw_data());
+  std::fill(acc, acc + chunks * g.O * S, Lanes<T>{});
+  std::fill(tail, tail + chunks * g.O * S, T(0));
+  parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      T* col = static_cast<T*>(col_t.raw_data()) + c * g.C * g.KH * g.KW * OHW;
+      Lanes<T>* a = acc + c * g.O * S;
+      T* t = tail + c * g.O * S;
+      for (int64_t n = chunk_begin(c, chunks, g.N); n < chunk_begin(c + 1, chunks, g.N); ++n) {
+        im2col(x + n * CHW, col, g, 0, g.C);
+        for (int64_t o = 0; o < g.O; ++o)
+          small_k_dots<T, K>(gy + (n * g.O + o) * OHW, col + (o / Og) * K * OHW, OHW, a + o * S, t + o * S);
+      }
+    }
+  });
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t k = 0; k < S; ++k) {
+      Lanes<T> v = acc[o * S + k];
+      T total = tail[o * S + k];
+      for (int64_t c = 1; c < chunks; ++c) v += acc[(c * g.O + o) * S + k], total += tail[(c * g.O + o) * S + k];
+      for (size_t l = 0; l < 64 / sizeof(T); ++l) total += v[l];
+      if (k < K) gw[o * K + k] = total;
+      else if (gb) gb[o] = total;
+    }
+}
+
+// Runs small_k_weight_grad_fixed with K as a compile-time constant (so the sums stay in registers); false when K is
+// not small.
+template <class T>
+bool small_k_weight_grad(const T* gy, const T* x, T* gw, T* gb, const Conv2dGeometry& g) {
+  const int64_t K = (g.C / g.groups) * g.KH * g.KW;
+  if (K > kSmallK || g.N == 0) return false;
+  switch (K) {
+#define CAIRN_SMALL_K(k) \
+  case k: small_k_weight_grad_fixed<T, k>(gy, x, gw, gb, g); return true;
+    CAIRN_SMALL_K(1) CAIRN_SMALL_K(2) CAIRN_SMALL_K(3) CAIRN_SMALL_K(4) CAIRN_SMALL_K(5) CAIRN_SMALL_K(6)
+    CAIRN_SMALL_K(7) CAIRN_SMALL_K(8) CAIRN_SMALL_K(9) CAIRN_SMALL_K(10) CAIRN_SMALL_K(11) CAIRN_SMALL_K(12)
+    CAIRN_SMALL_K(13) CAIRN_SMALL_K(14) CAIRN_SMALL_K(15) CAIRN_SMALL_K(16)
+#undef CAIRN_SMALL_K
+    default: return false;
+  }
+}
+
 template <class T>
 void conv2d_backward(const Tensor& gyt, const Tensor& xt, const Tensor& wt, const Tensor& gxt, const Tensor& gwt,
                      const Tensor& gbt, const Conv2dGeometry& g) {
@@ -191,7 +293,9 @@ void conv2d_backward(const Tensor& gyt, const Tensor& xt, const Tensor& wt, cons
   const T* w = static_cast<const T*>(wt.raw_data());
   T* gx = gxt.defined() ? static_cast<T*>(gxt.raw_data()) : nullptr;
   T* gw = gwt.defined() ? static_cast<T*>(gwt.raw_data()) : nullptr;
-  if (gbt.defined()) bias_grad(gy, static_cast<T*>(gbt.raw_data()), g);
+  T* gb = gbt.defined() ? static_cast<T*>(gbt.raw_data()) : nullptr;
+  if (gw && small_k_weight_grad(gy, x, gw, gb, g)) gw = nullptr, gb = nullptr;  // done, bias included
+  if (gb) bias_grad(gy, gb, g);
   if (!gx && !gw) return;
   const GemmKernel gemm = table<GemmKernel>("gemm").get(DeviceType::CPU, dtype_v<T>);
   const int64_t G = g.groups, Og = g.O / G, K = (g.C / G) * g.KH * g.KW, OHW = g.OH * g.OW, HW = g.H * g.W;
@@ -271,14 +375,16 @@ std::atomic<ConvImpl> g_conv_impl{ConvImpl::automatic};
 // blocks of 16 channels and needs NCHW <-> blocked reorders around each call. With 16+ input channels per group
 // (conv2 of the reference CNN: 32 -> 64 on 13x13) its JIT kernels win every part by 1.6-1.9x, reorders
 // included. With one input channel (conv1: 1 -> 32 on 28x28) the output reorder costs more than its forward
-// saves and its input gradient is 10x slower, but its weight gradient still wins. Depthwise convolutions have
-// their own oneDNN kernel, 3-4x faster than a GEMM per channel in every part.
+// saves and its input gradient is 10x slower; the weight gradient of such short weight rows is Cairn's direct
+// kernel (small_k_weight_grad), a little faster than oneDNN's. Depthwise convolutions have their own oneDNN
+// kernel, 3-4x faster than a GEMM per channel in every part.
 bool dnnl_for(const char* part, const Conv2dGeometry& g) {
   const ConvImpl impl = g_conv_impl.load(std::memory_order_relaxed);
   if (impl != ConvImpl::automatic) return impl == ConvImpl::dnnl;
   const int64_t cg = g.C / g.groups;
   if (g.groups > 1 && cg == 1) return true;
-  return std::strcmp(part, "bwd_weights") == 0 || cg >= 16;
+  if (std::strcmp(part, "bwd_weights") == 0) return cg * g.KH * g.KW > kSmallK;
+  return cg >= 16;
 }
 
 void conv2d_f32(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y, const Conv2dGeometry& g) {

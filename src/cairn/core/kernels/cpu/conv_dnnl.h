@@ -6,9 +6,10 @@
 
 namespace cairn::kernels::cpu {
 
-// Which implementation the float32 conv kernels use: the measured choice per case (automatic), or one
-// forced for every case it can run (tests and benchmarks compare the two). Process-wide.
-enum class ConvImpl { automatic, gemm, dnnl };
+// Which implementation the float32 conv kernels use: the measured choice per case (automatic), Cairn's own
+// kernels (im2col + GEMM, and a direct kernel for weight gradients with at most 16 values per output
+// channel), or oneDNN for every case it can run. Tests and benchmarks force each in turn. Process-wide.
+enum class ConvImpl { automatic, cairn, dnnl };
 void set_conv_impl(ConvImpl impl);
 ConvImpl conv_impl();
 
