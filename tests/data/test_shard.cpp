@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cstring>
 #include <fstream>
@@ -144,6 +145,94 @@ TEST(TokenShard, HostileHeadersAndTruncation) {
   std::vector<uint8_t> huge = good;
   huge[10] = 0x7F;  // claims ~8 million tokens
   EXPECT_THROW(TokenShard::from_memory(huge), DataError);
+}
+
+// Access::Pread reads the same tokens as the mapping, through read(), operator[], windows and raw files.
+TEST(TokenShard, PreadAccessMatchesTheMapping) {
+  testing::TempDir dir;
+  for (TokenDtype dtype : {TokenDtype::U16, TokenDtype::U32}) {
+    for (bool header : {true, false}) {
+      TokenShardWriter w(dir / "p.bin", dtype, header);
+      std::vector<uint32_t> toks;
+      for (uint32_t i = 0; i < 20000; ++i) toks.push_back(dtype == TokenDtype::U16 ? i * 61 % 65536 : i * 100003u);
+      w.append(toks);
+      w.close();
+      TokenShard m = header ? TokenShard::open(dir / "p.bin") : TokenShard::open_raw(dir / "p.bin", dtype);
+      TokenShard p = header ? TokenShard::open(dir / "p.bin", MappedFile::Access::Pread)
+                            : TokenShard::open_raw(dir / "p.bin", dtype, MappedFile::Access::Pread);
+      ASSERT_EQ(p.size(), m.size());
+      EXPECT_EQ(p.dtype(), dtype);
+      EXPECT_EQ(p[19999], toks[19999]);
+      EXPECT_THROW(p.at(20000), std::out_of_range);
+      std::vector<int32_t> a(20000), b(20000);  // longer than one pread chunk
+      m.read(0, a);
+      p.read(0, b);
+      EXPECT_EQ(a, b);
+      EXPECT_EQ(p.window(12345, 7), m.window(12345, 7));
+      std::mt19937_64 r1(5), r2(5);
+      EXPECT_EQ(p.sample_windows(r1, 3, 100).data, m.sample_windows(r2, 3, 100).data);
+      EXPECT_THROW(p.read(19990, std::span<int32_t>(b.data(), 11)), std::out_of_range);
+    }
+  }
+  std::vector<uint8_t> bytes = file_bytes(dir / "p.bin");
+  bytes.resize(1030);  // header promises more than the file holds
+  write_file_atomic(dir / "short.bin", bytes);
+  EXPECT_THROW(TokenShard::open(dir / "short.bin", MappedFile::Access::Pread), DataError);
+}
+
+// Under an address-space limit smaller than the file (ulimit -v), open() cannot map it and reads with pread.
+// Skipped under sanitizers, whose allocators need address space of their own.
+TEST(TokenShard, FallsBackToPreadWhenTheFileCannotBeMapped) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer build";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
+  GTEST_SKIP() << "sanitizer build";
+#endif
+#endif
+  testing::TempDir dir;
+  constexpr uint32_t n = 32u << 20;  // 64 MiB of uint16 tokens
+  {
+    TokenShardWriter w(dir / "big.bin", TokenDtype::U16);
+    std::vector<uint32_t> chunk(1 << 20);
+    for (uint32_t c = 0; c < n / chunk.size(); ++c) {
+      for (uint32_t i = 0; i < chunk.size(); ++i) chunk[i] = (c * 7 + i) & 0xFFFF;
+      w.append(chunk);
+    }
+    w.close();
+  }
+  std::vector<int32_t> window(1025);
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &old), 0);
+  long pages = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    statm >> pages;
+  }
+  rlimit tight = old;
+  tight.rlim_cur = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + (16u << 20);  // 16 MiB above what is in use
+  if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < tight.rlim_cur) GTEST_SKIP() << "already under a tighter limit";
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  bool mapped_failed = false;
+  uint32_t last = 0;
+  try {
+    MappedFile probe(dir / "big.bin");
+  } catch (const DataError& e) {
+    mapped_failed = std::string(e.what()).find("ulimit -v") != std::string::npos;
+  }
+  try {
+    TokenShard s = TokenShard::open(dir / "big.bin");
+    s.read(n - 1025, window);
+    last = s[n - 1];
+  } catch (...) {
+    setrlimit(RLIMIT_AS, &old);
+    throw;
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &old), 0);
+  EXPECT_TRUE(mapped_failed) << "the plain mapping should be refused under the limit";
+  const uint32_t c = (n - 1) >> 20, i = (n - 1) & ((1u << 20) - 1);
+  EXPECT_EQ(last, (c * 7 + i) & 0xFFFF);
+  EXPECT_EQ(uint32_t(window[1024]), last);
 }
 
 }  // namespace

@@ -52,19 +52,29 @@ std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
   return out;
 }
 
-MappedFile::MappedFile(const std::filesystem::path& path, Access access) : path_(path.string()) {
+MappedFile::MappedFile(const std::filesystem::path& path, Access access, bool pread_if_unmappable) : path_(path.string()) {
   struct stat st {};
   int fd = open_regular(path, st);
   size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
+  if (size_ > 0 && access != Access::Pread) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
-      std::string reason = errno_text();
+      const int err = errno;
+      if (err == ENOMEM && pread_if_unmappable) {
+        fd_ = fd;  // keep it for pread
+        return;
+      }
       ::close(fd);
-      throw DataError::in_file(path_, "mmap failed: " + reason);
+      throw DataError::in_file(path_, "mmap failed: " + std::string(std::strerror(err)) +
+                                          (err == ENOMEM ? ". The address-space limit (ulimit -v) is smaller than the "
+                                                           "file; raise it or read the file with Access::Pread."
+                                                         : ""));
     }
     ::madvise(p, size_, access == Access::Sequential ? MADV_SEQUENTIAL : MADV_RANDOM);
     data_ = static_cast<const uint8_t*>(p);
+  } else if (size_ > 0) {
+    fd_ = fd;
+    return;
   }
   ::close(fd);  // the mapping keeps the file alive
 }
@@ -78,17 +88,43 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     release();
     data_ = other.data_;
     size_ = other.size_;
+    fd_ = other.fd_;
     path_ = std::move(other.path_);
     other.data_ = nullptr;
     other.size_ = 0;
+    other.fd_ = -1;
   }
   return *this;
 }
 
 void MappedFile::release() noexcept {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   size_ = 0;
+  fd_ = -1;
+}
+
+void MappedFile::read_at(uint64_t offset, std::span<uint8_t> out) const {
+  if (offset > size_ || out.size() > size_ - offset) {
+    throw DataError::at_byte(path_, static_cast<int64_t>(offset),
+                             "read of " + std::to_string(out.size()) + " bytes past the end of a file of " +
+                                 std::to_string(size_) + " bytes");
+  }
+  if (data_ != nullptr) {
+    std::memcpy(out.data(), data_ + offset, out.size());
+    return;
+  }
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw DataError::at_byte(path_, static_cast<int64_t>(offset + done),
+                               n < 0 ? "read failed: " + errno_text() : std::string("the file shrank while being read"));
+    }
+    done += static_cast<size_t>(n);
+  }
 }
 
 AtomicFileWriter::AtomicFileWriter(const std::filesystem::path& path) : path_(path) {

@@ -20,14 +20,18 @@ void store_le32(uint8_t* p, int32_t value) {
 }  // namespace
 
 ShardInfo parse_shard_header(std::span<const uint8_t> bytes, const std::string& name) {
-  if (bytes.size() < kShardHeaderBytes) {
-    throw DataError::at_byte(name, int64_t(bytes.size()),
-                             "file has " + std::to_string(bytes.size()) + " bytes, fewer than the 1024-byte llm.c shard "
+  return parse_shard_header(bytes.first(std::min<size_t>(bytes.size(), kShardHeaderBytes)), bytes.size(), name);
+}
+
+ShardInfo parse_shard_header(std::span<const uint8_t> head, uint64_t file_size, const std::string& name) {
+  if (file_size < kShardHeaderBytes || head.size() < 12) {
+    throw DataError::at_byte(name, int64_t(file_size),
+                             "file has " + std::to_string(file_size) + " bytes, fewer than the 1024-byte llm.c shard "
                              "header. The file is truncated, or it is a headerless shard: open it with open_raw().");
   }
-  const int32_t magic = load_le32(bytes.data());
-  const int32_t version = load_le32(bytes.data() + 4);
-  const int32_t count = load_le32(bytes.data() + 8);
+  const int32_t magic = load_le32(head.data());
+  const int32_t version = load_le32(head.data() + 4);
+  const int32_t count = load_le32(head.data() + 8);
   ShardInfo info;
   if (magic == kShardMagicU16 && version == kShardVersionU16) {
     info.dtype = TokenDtype::U16;
@@ -45,12 +49,12 @@ ShardInfo parse_shard_header(std::span<const uint8_t> bytes, const std::string& 
   info.tokens = uint64_t(count);
   info.data_offset = kShardHeaderBytes;
   const uint64_t expected = kShardHeaderBytes + info.tokens * token_size(info.dtype);
-  if (expected != bytes.size()) {
-    throw DataError::at_byte(name, int64_t(std::min<uint64_t>(expected, bytes.size())),
+  if (expected != file_size) {
+    throw DataError::at_byte(name, int64_t(std::min<uint64_t>(expected, file_size)),
                              "shard size mismatch: the header promises " + std::to_string(count) + " tokens (" +
                                  std::to_string(expected) + " bytes with the header), the file has " +
-                                 std::to_string(bytes.size()) + " bytes" +
-                                 (bytes.size() < expected ? " (truncated)." : " (trailing bytes).") +
+                                 std::to_string(file_size) + " bytes" +
+                                 (file_size < expected ? " (truncated)." : " (trailing bytes).") +
                                  " Re-create the shard.");
   }
   return info;
@@ -68,19 +72,25 @@ ShardInfo raw_shard_info(uint64_t size, TokenDtype dtype, const std::string& nam
 
 TokenShard TokenShard::open(const std::filesystem::path& path, MappedFile::Access access) {
   TokenShard s;
-  s.file_ = MappedFile(path, access);
+  s.file_ = MappedFile(path, access, /*pread_if_unmappable=*/true);
   s.name_ = path.string();
-  s.info_ = parse_shard_header(s.file_.bytes(), s.name_);
-  s.data_ = s.file_.bytes().data() + s.info_.data_offset;
+  if (s.file_.mapped()) {
+    s.info_ = parse_shard_header(s.file_.bytes(), s.name_);
+    s.data_ = s.file_.bytes().data() + s.info_.data_offset;
+  } else {
+    std::vector<uint8_t> head(std::min<size_t>(s.file_.size(), kShardHeaderBytes));
+    s.file_.read_at(0, head);
+    s.info_ = parse_shard_header(head, s.file_.size(), s.name_);
+  }
   return s;
 }
 
 TokenShard TokenShard::open_raw(const std::filesystem::path& path, TokenDtype dtype, MappedFile::Access access) {
   TokenShard s;
-  s.file_ = MappedFile(path, access);
+  s.file_ = MappedFile(path, access, /*pread_if_unmappable=*/true);
   s.name_ = path.string();
   s.info_ = raw_shard_info(s.file_.size(), dtype, s.name_);
-  s.data_ = s.file_.bytes().data();
+  s.data_ = s.file_.mapped() ? s.file_.bytes().data() : nullptr;
   return s;
 }
 
@@ -101,6 +111,12 @@ TokenShard TokenShard::from_memory_raw(std::span<const uint8_t> bytes, TokenDtyp
 }
 
 uint32_t TokenShard::operator[](uint64_t i) const {
+  if (data_ == nullptr) {  // read with pread (the file could not be mapped)
+    uint8_t p[4] = {};
+    const size_t elem = token_size(info_.dtype);
+    file_.read_at(info_.data_offset + i * elem, std::span<uint8_t>(p, elem));
+    return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+  }
   if (info_.dtype == TokenDtype::U16) {
     const uint8_t* p = data_ + i * 2;
     return uint32_t(p[0]) | (uint32_t(p[1]) << 8);
@@ -118,11 +134,26 @@ void TokenShard::read(uint64_t start, std::span<int32_t> out) const {
     throw std::out_of_range(name_ + ": tokens [" + std::to_string(start) + ", " + std::to_string(start + out.size()) +
                             ") are past the end of a shard of " + std::to_string(size()) + " tokens");
   }
+  if (data_ == nullptr) {
+    // pread in chunks into a small buffer: a window costs one system call, and nothing grows with the file.
+    const size_t elem = token_size(info_.dtype);
+    constexpr size_t kChunkTokens = 8192;
+    uint8_t buf[kChunkTokens * 4];
+    for (size_t done = 0; done < out.size();) {
+      const size_t n = std::min(kChunkTokens, out.size() - done);
+      file_.read_at(info_.data_offset + (start + done) * elem, std::span<uint8_t>(buf, n * elem));
+      decode(buf, out.subspan(done, n));
+      done += n;
+    }
+    return;
+  }
+  decode(data_ + start * token_size(info_.dtype), out);
+}
+
+void TokenShard::decode(const uint8_t* p, std::span<int32_t> out) const {
   if (info_.dtype == TokenDtype::U16) {
-    const uint8_t* p = data_ + start * 2;
     for (size_t i = 0; i < out.size(); ++i) out[i] = int32_t(uint32_t(p[2 * i]) | (uint32_t(p[2 * i + 1]) << 8));
   } else {
-    const uint8_t* p = data_ + start * 4;
     for (size_t i = 0; i < out.size(); ++i) out[i] = load_le32(p + 4 * i);
   }
 }

@@ -6,7 +6,8 @@
 //   magic 20240801, version 7: uint32 tokens (Llama-3 vocabulary)
 // Headerless ("raw") files hold only tokens; the caller says the dtype.
 //
-// Shards are memory-mapped read-only, so a corpus larger than memory streams from disk through the page cache:
+// Shards are memory-mapped read-only, so a corpus larger than memory streams from disk through the page cache
+// (when the address-space limit, `ulimit -v`, is smaller than the file, open() reads windows with pread instead):
 //   cairn::data::TokenShard shard = cairn::data::TokenShard::open("fineweb_train_000001.bin");
 //   std::mt19937_64 rng(1);
 //   cairn::data::Array<int32_t> batch = shard.sample_windows(rng, 8, 1024);   // (8, 1025): inputs + next token
@@ -46,12 +47,17 @@ struct ShardInfo {
 // `name` and the byte offset for: fewer than 1024 bytes, an unknown magic/version pair, a negative token count, or
 // a file size that does not equal 1024 + count * token size (expected vs actual bytes).
 ShardInfo parse_shard_header(std::span<const uint8_t> bytes, const std::string& name);
+// The same check given the file's first bytes (`head`, up to 1024) and its size, for a file that is not mapped.
+ShardInfo parse_shard_header(std::span<const uint8_t> head, uint64_t file_size, const std::string& name);
 // Validates a headerless shard: the size must be a multiple of the token size.
 ShardInfo raw_shard_info(uint64_t size, TokenDtype dtype, const std::string& name);
 
 class TokenShard {
  public:
-  // Memory-maps a shard with an llm.c header. Throws DataError (see parse_shard_header).
+  // Memory-maps a shard with an llm.c header. Throws DataError (see parse_shard_header). If the mapping is refused
+  // for lack of address space (RLIMIT_AS, `ulimit -v`, below the file size), or with Access::Pread, the shard is
+  // read with pread(2) instead: same results, one system call per read(), address space and RSS independent of
+  // the file size.
   static TokenShard open(const std::filesystem::path& path, MappedFile::Access access = MappedFile::Access::Sequential);
   // Memory-maps a headerless shard of `dtype` tokens.
   static TokenShard open_raw(const std::filesystem::path& path, TokenDtype dtype,
@@ -79,8 +85,9 @@ class TokenShard {
 
  private:
   TokenShard() = default;
+  void decode(const uint8_t* p, std::span<int32_t> out) const;  // little-endian tokens at p -> out (=)
   MappedFile file_;
-  const uint8_t* data_ = nullptr;  // first token
+  const uint8_t* data_ = nullptr;  // first token; null when file_ is read with pread
   ShardInfo info_;
   std::string name_;
 };
