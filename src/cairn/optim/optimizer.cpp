@@ -195,12 +195,13 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& dict) {
       continue;
     }
     if (key.rfind("group.", 0) == 0) {
-      const bool known = [&] {
+      // key is passed, not captured: clang 14 rejects capturing a structured binding (allowed from C++20 on).
+      const bool known = [&](const std::string& k) {
         for (size_t g = 0; g < groups.size(); ++g)
           for (const char* f : {"lr", "weight_decay", "lr_scale", "num_params"})
-            if (key == "group." + std::to_string(g) + "." + f) return true;
+            if (k == "group." + std::to_string(g) + "." + f) return true;
         return false;
-      }();
+      }(key);
       CAIRN_CHECK(known, ValueError, who, ".load_state_dict: unknown key '", key, "' (this optimizer has ",
                   groups.size(), " parameter groups); build it over the same groups as the saved run");
       continue;
