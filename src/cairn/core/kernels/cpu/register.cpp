@@ -11,6 +11,7 @@ void register_softmax();
 void register_norm();
 void register_indexing();
 void register_dropout();
+void register_rnn();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -24,6 +25,7 @@ void register_cpu_kernels() {
   cpu::register_norm();
   cpu::register_indexing();
   cpu::register_dropout();
+  cpu::register_rnn();
 }
 
 }  // namespace cairn::kernels
