@@ -147,4 +147,22 @@ using AvgPool2dKernel = void (*)(const Tensor& x, const Tensor& y, const Pool2dG
 // gx (N, C, H, W) = the adjoint of avg_pool2d applied to gy. Op: avg_pool2d_bw.
 using AvgPool2dBackwardKernel = void (*)(const Tensor& gy, const Tensor& gx, const Pool2dGeometry& g);
 
+// ---- attention (kernels/cpu/attention_cpu.cpp) ----
+// q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), out (B, H, Tq, Dv): any strides with the last dim
+// contiguous. key_padding (B, Tk) uint8 contiguous or undefined; attn_mask (B, H, Tq, Tk) additive in q's dtype,
+// last dim contiguous (size-1 dims broadcast with stride 0), or undefined. out =, lse (B, H, Tq) contiguous =
+// logsumexp of each query's scaled, masked scores (-inf when every key is masked; out is then 0). Op: attention.
+struct AttentionArgs {
+  double scale = 1.0;
+  bool causal = false;
+};
+using AttentionKernel = void (*)(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_padding,
+                                 const Tensor& attn_mask, const Tensor& out, const Tensor& lse, AttentionArgs a);
+// From dout (B, H, Tq, Dv) and the forward's q, k, v, out, lse (layouts as above): dq, dk, dv = (same shapes as
+// q, k, v, any strides with the last dim contiguous, each may be undefined = not wanted). Op: attention_bw.
+using AttentionBackwardKernel = void (*)(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const Tensor& key_padding, const Tensor& attn_mask, const Tensor& out,
+                                         const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv,
+                                         AttentionArgs a);
+
 }  // namespace cairn::kernels

@@ -181,4 +181,30 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 
+// ---- attention (ops/attention.cpp) ----
+struct AttentionOptions {
+  // Query i (of Tq) sees key j only when j <= i + (Tk - Tq): aligned at the bottom right, so with a KV cache
+  // (Tq new queries after Tk - Tq cached keys) each query sees every earlier position. Equals tril when Tq == Tk.
+  bool causal = false;
+  // (B, Tk) uint8, nonzero = padding: that key is ignored by every query (nn.MultiheadAttention's convention).
+  Tensor key_padding_mask{};
+  // Additive mask in the inputs' dtype, (Tq, Tk) or (B or 1, H or 1, Tq, Tk); -inf forbids a pair. Constant:
+  // it gets no gradient.
+  Tensor attn_mask{};
+  // Multiplies q k^T; default 1 / sqrt(D).
+  std::optional<double> scale{};
+};
+// softmax(q k^T * scale + masks) v, fused (FlashAttention style): keys are visited in tiles with a running max
+// and sum, so no (Tq, Tk) matrix is stored; the backward recomputes the scores tile by tile from the saved
+// per-row logsumexp. q: (B, H, Tq, D), k: (B, H, Tk, D), v: (B, H, Tk, Dv) -> (B, H, Tq, Dv), float32 or float64,
+// any strides (a copy is made only when the last dim is not contiguous). A query whose every key is masked gets
+// zeros (and zero gradients) rather than PyTorch's NaN. Throws ShapeError / DTypeError naming every shape.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& opt = {});
+// Self-attention straight from a fused projection. qkv: (B, T, 3 * H * D) laid out [q | k | v], head h at
+// columns h*D .. (h+1)*D - 1 of each third (nanoGPT's c_attn output) -> (B, T, H * D) with heads concatenated.
+// The same result as split + view (B, T, H, D) + transpose + scaled_dot_product_attention + transpose back,
+// without the copies in either direction (the gradient is written straight into a (B, T, 3HD) buffer).
+Tensor self_attention_packed(const Tensor& qkv, int64_t num_heads, const AttentionOptions& opt = {});
+
 }  // namespace cairn

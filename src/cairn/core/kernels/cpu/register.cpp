@@ -12,6 +12,7 @@ void register_norm();
 void register_indexing();
 void register_dropout();
 void register_rnn();
+void register_attention();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -26,6 +27,7 @@ void register_cpu_kernels() {
   cpu::register_indexing();
   cpu::register_dropout();
   cpu::register_rnn();
+  cpu::register_attention();
 }
 
 }  // namespace cairn::kernels

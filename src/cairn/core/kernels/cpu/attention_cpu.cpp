@@ -1,0 +1,279 @@
+// CPU fused attention, forward with its backward below it (FlashAttention-2 on a CPU).
+//
+// Forward: for each (b, h) and tile of kQRows queries, visit the keys in tiles of kKCols; per tile compute the
+// scores S = scale * Q K^T + masks (kQRows x kKCols), update each row's running max m and sum l, rescale the
+// output accumulator and add P V. Only the output and lse = m + log(l) per row are kept; no (Tq, Tk) matrix.
+// Backward: recompute each score tile from q, k and lse (P = exp(S - lse)), then with D_i = dO_i . O_i:
+//   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - D_i),  dQ += scale * dS K,  dK += scale * dS^T Q.
+// Work is split over (b, h) pairs: each writes only its own rows of dq, dk, dv, so there are no races and the
+// results do not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "cairn/core/kernels/cpu/parallel_rows.h"
+#include "cairn/core/kernels/cpu/vec_exp.h"
+#include "cairn/core/kernels/kernels.h"
+
+namespace cairn::kernels::cpu {
+namespace {
+
+constexpr int64_t kQRows = 16;  // queries per tile
+constexpr int64_t kKCols = 64;  // keys per tile
+
+// Element strides of a (B, H, T, D) view (last dim contiguous, checked by the op).
+struct View4 {
+  char* base = nullptr;
+  int64_t sb = 0, sh = 0, st = 0;
+  template <class T>
+  T* row(int64_t b, int64_t h, int64_t t) const {
+    return reinterpret_cast<T*>(base) + b * sb + h * sh + t * st;
+  }
+};
+
+View4 view4(const Tensor& t) {
+  if (!t.defined()) return {};
+  const auto& s = t.strides();
+  return {static_cast<char*>(t.raw_data()), s[0], s[1], s[2]};
+}
+
+// The masks of one (b, h) pair.
+template <class T>
+struct Masks {
+  const uint8_t* pad = nullptr;  // (Tk) or null
+  View4 add;                     // additive (Tq, Tk) rows, or base null
+  int64_t b = 0, h = 0;
+  int64_t causal_offset = 0;     // key j allowed for query i when j <= i + offset
+  bool causal = false;
+};
+
+// Keys [0, limit) can be seen by some query of [i0, i1).
+int64_t key_limit(bool causal, int64_t offset, int64_t i1, int64_t Tk) {
+  return causal ? std::clamp<int64_t>(i1 - 1 + offset + 1, 0, Tk) : Tk;
+}
+
+// s (rows x cols, row stride kKCols) = scale * q[i0 + r] . k[j0 + j] + masks, -inf where masked.
+// kt: scratch (D x kKCols), the key tile transposed so the inner loop runs over keys.
+template <class T>
+void score_tile(const View4& q, const View4& k, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
+                int64_t cols, int64_t D, T scale, const Masks<T>& mk, T* kt, T* s) {
+  for (int64_t j = 0; j < cols; ++j) {
+    const T* kr = k.row<T>(b, h, j0 + j);
+    for (int64_t d = 0; d < D; ++d) kt[d * kKCols + j] = kr[d];
+  }
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* qr = q.row<T>(b, h, i0 + r);
+    T* sr = s + r * kKCols;
+    for (int64_t j = 0; j < cols; ++j) sr[j] = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      const T qd = qr[d];
+      const T* ktd = kt + d * kKCols;
+      for (int64_t j = 0; j < cols; ++j) sr[j] += qd * ktd[j];
+    }
+    for (int64_t j = 0; j < cols; ++j) sr[j] *= scale;
+    if (mk.add.base) {
+      const T* ar = mk.add.template row<T>(b, h, i0 + r) + j0;
+      for (int64_t j = 0; j < cols; ++j) sr[j] += ar[j];
+    }
+    if (mk.pad)
+      for (int64_t j = 0; j < cols; ++j)
+        if (mk.pad[j0 + j]) sr[j] = kNegInf;
+    if (mk.causal) {
+      const int64_t last = i0 + r + mk.causal_offset;  // last visible key
+      for (int64_t j = std::max<int64_t>(0, last + 1 - j0); j < cols; ++j) sr[j] = kNegInf;
+    }
+  }
+}
+
+template <class T>
+Masks<T> masks_for(const Tensor& pad, const View4& add, int64_t b, int64_t h, int64_t Tq, int64_t Tk, bool causal) {
+  Masks<T> m;
+  m.pad = pad.defined() ? static_cast<const uint8_t*>(pad.raw_data()) + b * Tk : nullptr;
+  m.add = add;
+  m.b = b;
+  m.h = h;
+  m.causal = causal;
+  m.causal_offset = Tk - Tq;
+  return m;
+}
+
+// ---- forward ----
+
+template <class T>
+void attention_kernel(const Tensor& qt, const Tensor& kt_, const Tensor& vt, const Tensor& pad, const Tensor& mask,
+                      const Tensor& outt, const Tensor& lset, AttentionArgs a) {
+  const int64_t B = qt.shape()[0], H = qt.shape()[1], Tq = qt.shape()[2], D = qt.shape()[3];
+  const int64_t Tk = kt_.shape()[2], Dv = vt.shape()[3];
+  const View4 q = view4(qt), k = view4(kt_), v = view4(vt), o = view4(outt), add = view4(mask);
+  T* lse = static_cast<T*>(lset.raw_data());
+  const T scale = static_cast<T>(a.scale);
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<T> ktile(D * kKCols), s(kQRows * kKCols), acc(kQRows * Dv), m(kQRows), l(kQRows);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t b = p / H, h = p % H;
+      const Masks<T> mk = masks_for<T>(pad, add, b, h, Tq, Tk, a.causal);
+      for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
+        const int64_t rows = std::min(kQRows, Tq - i0);
+        std::fill(m.begin(), m.end(), kNegInf);
+        std::fill(l.begin(), l.end(), T(0));
+        std::fill(acc.begin(), acc.end(), T(0));
+        const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
+        for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
+          const int64_t cols = std::min(kKCols, kend - j0);
+          score_tile<T>(q, k, b, h, i0, rows, j0, cols, D, scale, mk, ktile.data(), s.data());
+          for (int64_t r = 0; r < rows; ++r) {
+            T* sr = s.data() + r * kKCols;
+            T mx = m[r];
+            for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, sr[j]);
+            if (mx == kNegInf) continue;  // every key so far masked: nothing to add
+            const T alpha = vec_exp(m[r] - mx);  // 0 on the first visible tile (m = -inf)
+            T sum = 0;
+            for (int64_t j = 0; j < cols; ++j) {
+              sr[j] = vec_exp(sr[j] - mx);
+              sum += sr[j];
+            }
+            l[r] = l[r] * alpha + sum;
+            m[r] = mx;
+            T* ar = acc.data() + r * Dv;
+            if (alpha != T(1))
+              for (int64_t d = 0; d < Dv; ++d) ar[d] *= alpha;
+            for (int64_t j = 0; j < cols; ++j) {
+              const T pj = sr[j];
+              if (pj == T(0)) continue;
+              const T* vr = v.row<T>(b, h, j0 + j);
+              for (int64_t d = 0; d < Dv; ++d) ar[d] += pj * vr[d];
+            }
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          T* orow = o.row<T>(b, h, i0 + r);
+          T* lrow = lse + (p * Tq + i0 + r);
+          if (l[r] == T(0)) {
+            for (int64_t d = 0; d < Dv; ++d) orow[d] = 0;
+            *lrow = kNegInf;
+          } else {
+            const T inv = T(1) / l[r];
+            const T* ar = acc.data() + r * Dv;
+            for (int64_t d = 0; d < Dv; ++d) orow[d] = ar[d] * inv;
+            *lrow = m[r] + std::log(l[r]);
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- backward ----
+
+template <class T>
+void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor& kt_, const Tensor& vt,
+                               const Tensor& pad, const Tensor& mask, const Tensor& outt, const Tensor& lset,
+                               const Tensor& dqt, const Tensor& dkt, const Tensor& dvt, AttentionArgs a) {
+  const int64_t B = qt.shape()[0], H = qt.shape()[1], Tq = qt.shape()[2], D = qt.shape()[3];
+  const int64_t Tk = kt_.shape()[2], Dv = vt.shape()[3];
+  const View4 q = view4(qt), k = view4(kt_), v = view4(vt), o = view4(outt), dO = view4(dot), add = view4(mask);
+  const View4 dq = view4(dqt), dk = view4(dkt), dv = view4(dvt);
+  const T* lse = static_cast<const T*>(lset.raw_data());
+  const T scale = static_cast<T>(a.scale);
+  parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<T> ktile(D * kKCols), vtile(Dv * kKCols), s(kQRows * kKCols), dp(kQRows * kKCols), Di(Tq);
+    // dk, dv accumulate in contiguous scratch (Tk rows) and are written once at the end.
+    std::vector<T> dkacc(Tk * D), dvacc(Tk * Dv);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t b = p / H, h = p % H;
+      const Masks<T> mk = masks_for<T>(pad, add, b, h, Tq, Tk, a.causal);
+      for (int64_t i = 0; i < Tq; ++i) {
+        const T* g = dO.row<T>(b, h, i);
+        const T* orow = o.row<T>(b, h, i);
+        T acc = 0;
+        for (int64_t d = 0; d < Dv; ++d) acc += g[d] * orow[d];
+        Di[i] = acc;
+      }
+      std::fill(dkacc.begin(), dkacc.end(), T(0));
+      std::fill(dvacc.begin(), dvacc.end(), T(0));
+      for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
+        const int64_t rows = std::min(kQRows, Tq - i0);
+        const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
+        if (dq.base)
+          for (int64_t r = 0; r < rows; ++r) std::fill_n(dq.row<T>(b, h, i0 + r), D, T(0));
+        for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
+          const int64_t cols = std::min(kKCols, kend - j0);
+          score_tile<T>(q, k, b, h, i0, rows, j0, cols, D, scale, mk, ktile.data(), s.data());
+          for (int64_t j = 0; j < cols; ++j) {
+            const T* vr = v.row<T>(b, h, j0 + j);
+            for (int64_t d = 0; d < Dv; ++d) vtile[d * kKCols + j] = vr[d];
+          }
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t i = i0 + r;
+            T* sr = s.data() + r * kKCols;  // becomes P, then dS
+            T* dpr = dp.data() + r * kKCols;
+            const T li = lse[p * Tq + i];
+            if (li == -std::numeric_limits<T>::infinity()) {
+              for (int64_t j = 0; j < cols; ++j) sr[j] = 0;
+              continue;
+            }
+            for (int64_t j = 0; j < cols; ++j) sr[j] = vec_exp(sr[j] - li);
+            // dV[j] += P[r, j] * dO[r]
+            const T* g = dO.row<T>(b, h, i);
+            for (int64_t j = 0; j < cols; ++j) {
+              const T pj = sr[j];
+              if (pj == T(0)) continue;
+              T* dvr = dvacc.data() + (j0 + j) * Dv;
+              for (int64_t d = 0; d < Dv; ++d) dvr[d] += pj * g[d];
+            }
+            // dP[r, j] = dO[r] . V[j]
+            for (int64_t j = 0; j < cols; ++j) dpr[j] = 0;
+            for (int64_t d = 0; d < Dv; ++d) {
+              const T gd = g[d];
+              const T* vtd = vtile.data() + d * kKCols;
+              for (int64_t j = 0; j < cols; ++j) dpr[j] += gd * vtd[j];
+            }
+            // dS = P * (dP - D_i) * scale (the scale of S = scale * q k^T folded in)
+            const T di = Di[i];
+            for (int64_t j = 0; j < cols; ++j) sr[j] = sr[j] * (dpr[j] - di) * scale;
+            // dQ[r] += dS[r, :] K (axpy over rows of K: vectorises without reassociating a reduction)
+            if (dq.base) {
+              T* dqr = dq.row<T>(b, h, i);
+              for (int64_t j = 0; j < cols; ++j) {
+                const T sj = sr[j];
+                if (sj == T(0)) continue;
+                const T* kr = k.row<T>(b, h, j0 + j);
+                for (int64_t d = 0; d < D; ++d) dqr[d] += sj * kr[d];
+              }
+            }
+            // dK[j] += dS[r, j] * Q[r]
+            const T* qr = q.row<T>(b, h, i);
+            for (int64_t j = 0; j < cols; ++j) {
+              const T sj = sr[j];
+              if (sj == T(0)) continue;
+              T* dkr = dkacc.data() + (j0 + j) * D;
+              for (int64_t d = 0; d < D; ++d) dkr[d] += sj * qr[d];
+            }
+          }
+        }
+      }
+      if (dk.base)
+        for (int64_t j = 0; j < Tk; ++j) std::copy_n(dkacc.data() + j * D, D, dk.row<T>(b, h, j));
+      if (dv.base)
+        for (int64_t j = 0; j < Tk; ++j) std::copy_n(dvacc.data() + j * Dv, Dv, dv.row<T>(b, h, j));
+    }
+  });
+}
+
+template <class T>
+void register_attention(DType dt) {
+  registry_table<AttentionKernel>("attention").set(DeviceType::CPU, dt, attention_kernel<T>);
+  registry_table<AttentionBackwardKernel>("attention_bw").set(DeviceType::CPU, dt, attention_backward_kernel<T>);
+}
+
+}  // namespace
+
+void register_attention() {
+  register_attention<float>(DType::f32);
+  register_attention<double>(DType::f64);
+}
+
+}  // namespace cairn::kernels::cpu

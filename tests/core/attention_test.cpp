@@ -1,0 +1,174 @@
+// scaled_dot_product_attention and self_attention_packed: the fused kernel against the explicit
+// softmax(q k^T * scale + mask) v composed from other ops, float64 gradient checks with every mask kind,
+// causal alignment with Tq < Tk (KV cache), fully masked rows, and argument errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "cairn/core/core.h"
+
+using namespace cairn;
+namespace gc = cairn::testing;
+
+namespace {
+
+Tensor R(const Shape& s, uint64_t seed, DType dt = DType::f64) {
+  Generator g(seed);
+  return randn(s, dt, &g);
+}
+
+// The additive mask (B, H, Tq, Tk) equivalent to `opt` (0 or -inf), built elementwise.
+Tensor dense_mask(const AttentionOptions& opt, int64_t B, int64_t H, int64_t Tq, int64_t Tk, DType dt) {
+  std::vector<double> m(static_cast<size_t>(B * H * Tq * Tk), 0.0);
+  const double ninf = -std::numeric_limits<double>::infinity();
+  std::vector<uint8_t> pad;
+  if (opt.key_padding_mask.defined()) pad = opt.key_padding_mask.contiguous().to_vector<uint8_t>();
+  std::vector<double> add;
+  Tensor am;
+  if (opt.attn_mask.defined()) {
+    am = opt.attn_mask.to(DType::f64);
+    if (am.dim() == 2) am = am.unsqueeze(0).unsqueeze(0);
+    add = am.expand({B, H, Tq, Tk}).contiguous().to_vector<double>();
+  }
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t j = 0; j < Tk; ++j) {
+          const int64_t idx = ((b * H + h) * Tq + i) * Tk + j;
+          double v = add.empty() ? 0.0 : add[idx];
+          if (!pad.empty() && pad[b * Tk + j]) v = ninf;
+          if (opt.causal && j > i + (Tk - Tq)) v = ninf;
+          m[idx] = v;
+        }
+  return from_vector(m, {B, H, Tq, Tk}).to(dt);
+}
+
+// softmax(q k^T * scale + mask) v from matmul and softmax (PyTorch's math path).
+Tensor reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt) {
+  const int64_t B = q.shape()[0], H = q.shape()[1], Tq = q.shape()[2], Tk = k.shape()[2], D = q.shape()[3];
+  const double scale = opt.scale ? *opt.scale : 1.0 / std::sqrt(static_cast<double>(D));
+  Tensor s = matmul(q, k.transpose(-2, -1)) * scale + dense_mask(opt, B, H, Tq, Tk, q.dtype());
+  return matmul(softmax(s, -1), v);
+}
+
+double max_diff(const Tensor& a, const Tensor& b) {
+  return amax(abs(a.detach().to(DType::f64) - b.detach().to(DType::f64))).item();
+}
+
+}  // namespace
+
+TEST(Attention, MatchesExplicitSoftmaxForEveryMask) {
+  const int64_t B = 2, H = 3, T = 37, D = 8;  // T spans several query tiles and a partial key tile
+  Tensor q = R({B, H, T, D}, 1), k = R({B, H, T, D}, 2), v = R({B, H, T, D}, 3);
+  Tensor pad = zeros({B, T}, DType::u8);
+  for (int64_t j = 30; j < T; ++j) pad.data<uint8_t>()[1 * T + j] = 1;  // batch 1: last 7 keys are padding
+  Tensor add = R({T, T}, 4) * 0.5;
+  std::vector<AttentionOptions> cases = {
+      {}, {.causal = true}, {.key_padding_mask = pad}, {.causal = true, .key_padding_mask = pad},
+      {.attn_mask = add}, {.causal = true, .key_padding_mask = pad, .attn_mask = add, .scale = 0.3}};
+  for (size_t c = 0; c < cases.size(); ++c) {
+    EXPECT_LT(max_diff(scaled_dot_product_attention(q, k, v, cases[c]), reference(q, k, v, cases[c])), 1e-12)
+        << "case " << c;
+    Tensor q32 = q.to(DType::f32), k32 = k.to(DType::f32), v32 = v.to(DType::f32);
+    AttentionOptions o32 = cases[c];
+    if (o32.attn_mask.defined()) o32.attn_mask = o32.attn_mask.to(DType::f32);
+    EXPECT_LT(max_diff(scaled_dot_product_attention(q32, k32, v32, o32), reference(q, k, v, cases[c])), 2e-5)
+        << "float32 case " << c;
+  }
+}
+
+TEST(Attention, LongKeysCrossTilesAndCausalBottomRight) {
+  // Tq < Tk: the KV-cache situation; keys span three tiles of 64.
+  const int64_t B = 1, H = 2, Tq = 5, Tk = 150, D = 4, Dv = 6;
+  Tensor q = R({B, H, Tq, D}, 5), k = R({B, H, Tk, D}, 6), v = R({B, H, Tk, Dv}, 7);
+  for (bool causal : {false, true}) {
+    AttentionOptions o{.causal = causal};
+    EXPECT_LT(max_diff(scaled_dot_product_attention(q, k, v, o), reference(q, k, v, o)), 1e-12);
+  }
+  // Row i of a causal attention with Tq new queries equals row (Tk - Tq + i) of the full causal attention.
+  Tensor qf = R({B, H, Tk, D}, 8);
+  Tensor full = scaled_dot_product_attention(qf, k, v, {.causal = true});
+  Tensor tail = scaled_dot_product_attention(qf.narrow(2, Tk - Tq, Tq), k, v, {.causal = true});
+  EXPECT_LT(max_diff(full.narrow(2, Tk - Tq, Tq), tail), 1e-14);
+}
+
+TEST(Attention, GradcheckWithMasks) {
+  const int64_t B = 2, H = 1, T = 18, D = 2;
+  Tensor pad = zeros({B, T}, DType::u8);
+  for (int64_t j = 15; j < T; ++j) pad.data<uint8_t>()[T + j] = 1;
+  Tensor add = R({B, 1, T, T}, 9) * 0.3;
+  std::vector<AttentionOptions> cases = {{}, {.causal = true}, {.key_padding_mask = pad},
+                                         {.causal = true, .key_padding_mask = pad, .attn_mask = add}};
+  for (size_t c = 0; c < cases.size(); ++c) {
+    auto r = gc::gradcheck(
+        [&](const std::vector<Tensor>& in) { return scaled_dot_product_attention(in[0], in[1], in[2], cases[c]); },
+        {R({B, H, T, D}, 10).requires_grad_(), R({B, H, T, D}, 11).requires_grad_(),
+         R({B, H, T, D}, 12).requires_grad_()},
+        1e-6, 1e-7, 1e-5);
+    EXPECT_TRUE(r.ok) << "case " << c << r.message;
+  }
+}
+
+TEST(Attention, GradcheckCrossShapesAndStridedInputs) {
+  // Tq != Tk, Dv != D, inputs that are transposed views (B, T, H, D) -> (B, H, T, D).
+  auto r = gc::gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return scaled_dot_product_attention(in[0].transpose(1, 2), in[1].transpose(1, 2), in[2].transpose(1, 2),
+                                            {.causal = true});
+      },
+      {R({1, 4, 2, 3}, 13).requires_grad_(), R({1, 67, 2, 3}, 14).requires_grad_(),
+       R({1, 67, 2, 2}, 15).requires_grad_()},
+      1e-6, 1e-7, 1e-5);
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST(Attention, PackedSelfAttentionMatchesUnpacked) {
+  const int64_t B = 2, T = 18, H = 2, D = 2, C = H * D;
+  Tensor pad = zeros({B, T}, DType::u8);
+  pad.data<uint8_t>()[T + 17] = 1;
+  AttentionOptions opt{.causal = true, .key_padding_mask = pad};
+  auto unpacked = [&](const Tensor& qkv) {
+    auto parts = split(qkv, C, 2);
+    auto heads = [&](const Tensor& t) { return t.reshape({B, T, H, D}).transpose(1, 2); };
+    return scaled_dot_product_attention(heads(parts[0]), heads(parts[1]), heads(parts[2]), opt)
+        .transpose(1, 2)
+        .reshape({B, T, C});
+  };
+  Tensor x = R({B, T, 3 * C}, 16);
+  EXPECT_LT(max_diff(self_attention_packed(x, H, opt), unpacked(x)), 1e-14);
+  auto r = gc::gradcheck([&](const std::vector<Tensor>& in) { return self_attention_packed(in[0], H, opt); },
+                         {x.clone().requires_grad_()}, 1e-6, 1e-7, 1e-5);
+  EXPECT_TRUE(r.ok) << r.message;
+  // Same gradient as the unpacked path.
+  Tensor a = x.clone().requires_grad_(), b = x.clone().requires_grad_();
+  Tensor w = R({B, T, C}, 17);
+  sum(self_attention_packed(a, H, opt) * w).backward();
+  sum(unpacked(b) * w).backward();
+  EXPECT_LT(max_diff(a.grad(), b.grad()), 1e-13);
+}
+
+TEST(Attention, FullyMaskedRowGivesZerosNotNaN) {
+  Tensor q = R({1, 1, 3, 2}, 18).requires_grad_(), k = R({1, 1, 3, 2}, 19).requires_grad_(),
+         v = R({1, 1, 3, 2}, 20).requires_grad_();
+  Tensor pad = ones({1, 3}, DType::u8);
+  Tensor y = scaled_dot_product_attention(q, k, v, {.key_padding_mask = pad});
+  EXPECT_EQ(amax(abs(y)).item(), 0.0);
+  sum(y).backward();
+  EXPECT_EQ(amax(abs(q.grad())).item(), 0.0);
+  EXPECT_EQ(amax(abs(v.grad())).item(), 0.0);
+}
+
+TEST(Attention, ErrorsNameTheShapes) {
+  Tensor q = R({1, 2, 3, 4}, 1), k = R({1, 2, 5, 4}, 2), v = R({1, 2, 6, 4}, 3);
+  try {
+    scaled_dot_product_attention(q, k, v);
+    FAIL() << "no throw";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("[1, 2, 6, 4]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(scaled_dot_product_attention(q, k, k, {.key_padding_mask = zeros({1, 4}, DType::u8)}), ShapeError);
+  EXPECT_THROW(scaled_dot_product_attention(q, k, k, {.key_padding_mask = zeros({1, 5})}), DTypeError);
+  EXPECT_THROW(scaled_dot_product_attention(q, k, k.to(DType::f32)), DTypeError);
+  EXPECT_THROW(self_attention_packed(R({1, 3, 10}, 4), 4), ShapeError);
+}
