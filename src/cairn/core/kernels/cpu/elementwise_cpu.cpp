@@ -55,8 +55,8 @@ struct Unary {
   CAIRN_UNARY(abs, std::abs(v))
   CAIRN_UNARY(square, v * v)
   CAIRN_UNARY(sign, static_cast<T>((v > T(0)) - (v < T(0))))
-  CAIRN_UNARY(relu, v > T(0) ? v : T(0))
-  CAIRN_UNARY(leaky_relu, v > T(0) ? v : v * a)
+  CAIRN_UNARY(relu, !(v <= T(0)) ? v : T(0))  // NaN propagates, as in PyTorch
+  CAIRN_UNARY(leaky_relu, !(v <= T(0)) ? v : v * a)
   CAIRN_UNARY(sigmoid, T(1) / (T(1) + std::exp(-v)))
   CAIRN_UNARY(tanh, std::tanh(v))
   CAIRN_UNARY(gelu, T(0.5) * v * (T(1) + std::erf(v * T(kSqrt1_2))))
@@ -129,8 +129,8 @@ struct Binary {
   CAIRN_BINARY(sub, a - b)
   CAIRN_BINARY(mul, a * b)
   CAIRN_BINARY(div, a / b)
-  CAIRN_BINARY(maximum, a > b ? a : b)
-  CAIRN_BINARY(minimum, a < b ? a : b)
+  CAIRN_BINARY(maximum, (a > b || a != a) ? a : b)  // NaN propagates, as in PyTorch
+  CAIRN_BINARY(minimum, (a < b || a != a) ? a : b)
   CAIRN_BINARY(pow, std::pow(a, b))
   // Backward helpers: a is the incoming gradient, b the saved input x (or output y where named).
   CAIRN_BINARY(relu_bw, b > T(0) ? a : T(0))

@@ -1,0 +1,29 @@
+// The subcommands of `cairn` (see cli.h). Each returns the process exit code and throws on errors, which
+// cli::run turns into a message and an exit code.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cairn/core/tensor/error.h"
+
+namespace cairn::cli {
+
+class UsageError : public Error {
+  using Error::Error;
+};
+
+// True when --threads was given on the command line (it then wins over a config's `threads:`).
+extern bool threads_set_by_flag;
+
+int cmd_train(const std::vector<std::string>& args);
+int cmd_evaluate(const std::vector<std::string>& args);
+int cmd_predict(const std::vector<std::string>& args);
+int cmd_summary(const std::vector<std::string>& args);
+int cmd_info(const std::vector<std::string>& args);
+// Language models (lm_cmd.cpp): cmd_train hands configs with data.dataset: text_lm / model.type: gpt to
+// cmd_train_lm; `cairn generate MODEL --prompt TEXT ...` samples text.
+class Config;
+int cmd_train_lm(const Config& cfg, const std::string& config_path);
+int cmd_generate(const std::vector<std::string>& args);
+
+}  // namespace cairn::cli
