@@ -7,6 +7,7 @@
 #include "cairn/nn/layers_core.h"
 #include "cairn/nn/layers_merge.h"
 #include "cairn/nn/layers_norm.h"
+#include "cairn/nn/layers_rnn.h"
 #include "cairn/nn/losses.h"
 #include "cairn/nn/module.h"
 #include "cairn/nn/sequential.h"
