@@ -2,6 +2,8 @@
 #pragma once
 #include "cairn/core/core.h"
 #include "cairn/nn/activations.h"
+#include "cairn/nn/attention.h"
+#include "cairn/nn/gpt.h"
 #include "cairn/nn/init.h"
 #include "cairn/nn/layers_conv.h"
 #include "cairn/nn/layers_core.h"
@@ -12,4 +14,5 @@
 #include "cairn/nn/module.h"
 #include "cairn/nn/sequential.h"
 #include "cairn/nn/summary.h"
+#include "cairn/nn/transformer.h"
 #include "cairn/nn/weights_io.h"
