@@ -97,6 +97,11 @@ bool is_pointwise(const Conv2dGeometry& g) {
 // Samples [n0, n1) of chunk c out of `chunks` equal parts of N.
 int64_t chunk_begin(int64_t c, int64_t chunks, int64_t N) { return c * N / chunks; }
 
+// The weight gradient sums the samples in this many fixed groups (each in sample order) and then adds the
+// groups in order, whatever the thread count, so its rounding does not depend on the thread count (threads
+// take whole groups). 8 bounds both the parallelism of that sum and its memory: 7 private weight gradients.
+constexpr int64_t kGradGroups = 8;
+
 // How many parallel sample chunks to use; 1 means: go sample by sample with multi-threaded GEMMs.
 int64_t sample_chunks(const Conv2dGeometry& g) {
   const int64_t nt = num_threads();
@@ -235,9 +240,12 @@ template <class T, int K>
 void small_k_weight_grad_fixed(const T* gy, const T* x, T* gw, T* gb, const Conv2dGeometry& g) {
   // gy: (N, O, OH*OW), x: (N, C, H, W) -> gw (O, K) =, gb (O) = (when non-null)
   const int64_t OHW = g.OH * g.OW, CHW = g.C * g.H * g.W, Og = g.O / g.groups, S = K + 1;
-  // Sample chunks as in the GEMM path; each sums into its own (O, K + 1) block of lanes, added up in chunk order.
-  const int64_t chunks = std::min<int64_t>(sample_chunks(g), g.N);
-  Tensor col_t = Tensor::empty({chunks * g.C * g.KH * g.KW * OHW}, dtype_v<T>);
+  // kGradGroups fixed sample groups, as in the GEMM path; each sums into its own (O, K + 1) block of lanes, added
+  // up in group order. Column buffers: one per thread.
+  const int64_t chunks = std::min<int64_t>(kGradGroups, g.N);
+  const int64_t col_size = g.C * g.KH * g.KW * OHW;
+  Tensor col_t = Tensor::empty({num_threads() * col_size}, dtype_v<T>);
+  const bool nested = omp_in_parallel();  // then parallel_for runs inline on this thread: buffer 0
   Tensor acc_t = Tensor::empty({chunks * g.O * S * static_cast<int64_t>(64 / sizeof(T))}, dtype_v<T>);
   Tensor tail_t = Tensor::empty({chunks * g.O * S}, dtype_v<T>);
   Lanes<T>* acc = reinterpret_cast<Lanes<T>*>(acc_t.raw_data());  // storage is 64-byte aligned
@@ -245,8 +253,8 @@ void small_k_weight_grad_fixed(const T* gy, const T* x, T* gw, T* gb, const Conv
   std::fill(acc, acc + chunks * g.O * S, Lanes<T>{});
   std::fill(tail, tail + chunks * g.O * S, T(0));
   parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+    T* col = static_cast<T*>(col_t.raw_data()) + (nested ? 0 : omp_get_thread_num()) * col_size;
     for (int64_t c = b; c < e; ++c) {
-      T* col = static_cast<T*>(col_t.raw_data()) + c * g.C * g.KH * g.KW * OHW;
       Lanes<T>* a = acc + c * g.O * S;
       T* t = tail + c * g.O * S;
       for (int64_t n = chunk_begin(c, chunks, g.N); n < chunk_begin(c + 1, chunks, g.N); ++n) {
@@ -305,13 +313,17 @@ void conv2d_backward(const Tensor& gyt, const Tensor& xt, const Tensor& wt, cons
     return;
   }
   const bool pointwise = is_pointwise(g);
-  const int64_t chunks = sample_chunks(g);
-  const bool serial = chunks == 1;
-  // Per chunk: one column buffer (G * K * OHW), and for chunks after the first a private weight gradient.
+  const int64_t threads = sample_chunks(g);
+  const bool serial = threads == 1;
+  // Work units: the kGradGroups fixed sample groups when the weight gradient is wanted (their sums are added in
+  // group order at the end, so the result does not depend on the thread count), else one range per thread.
+  const int64_t chunks = gw ? std::min<int64_t>(kGradGroups, g.N) : threads;
+  // Per thread: one column buffer (G * K * OHW); per group after the first, a private weight gradient.
   const int64_t col_size = pointwise ? 0 : G * K * OHW;
-  Tensor scratch = Tensor::empty({std::max<int64_t>(1, chunks * col_size + (gw ? (chunks - 1) * WSZ : 0))},
+  Tensor scratch = Tensor::empty({std::max<int64_t>(1, threads * col_size + (gw ? (chunks - 1) * WSZ : 0))},
                                  dtype_v<T>);
   T* base = static_cast<T*>(scratch.raw_data());
+  T* gw_priv = base + threads * col_size;
 
   auto sample = [&](int64_t n, T* col, T* gw_acc, bool first) {
     const T* gyn = gy + n * g.O * OHW;
@@ -345,21 +357,22 @@ void conv2d_backward(const Tensor& gyt, const Tensor& xt, const Tensor& wt, cons
     }
   };
 
+  auto run_chunk = [&](int64_t c, T* col) {
+    T* gw_acc = !gw || c == 0 ? gw : gw_priv + (c - 1) * WSZ;
+    const int64_t n0 = chunk_begin(c, chunks, g.N), n1 = chunk_begin(c + 1, chunks, g.N);
+    for (int64_t n = n0; n < n1; ++n) sample(n, col, gw_acc, n == n0);
+  };
   if (serial) {
-    for (int64_t n = 0; n < g.N; ++n) sample(n, base, gw, n == 0);
-    return;
+    for (int64_t c = 0; c < chunks; ++c) run_chunk(c, base);
+  } else {
+    BlasSingleThreaded one_thread_blas;
+    parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      T* col = base + omp_get_thread_num() * col_size;
+      for (int64_t c = c0; c < c1; ++c) run_chunk(c, col);
+    });
   }
-  T* gw_priv = base + chunks * col_size;
-  BlasSingleThreaded one_thread_blas;
-  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      T* gw_acc = c == 0 ? gw : gw_priv + (c - 1) * WSZ;
-      const int64_t n0 = chunk_begin(c, chunks, g.N), n1 = chunk_begin(c + 1, chunks, g.N);
-      for (int64_t n = n0; n < n1; ++n) sample(n, base + c * col_size, gw_acc, n == n0);
-    }
-  });
-  if (gw) {
-    // Chunk partial sums are added in chunk order, so results depend only on the thread count.
+  if (gw && chunks > 1) {
+    // Group sums are added in group order: the same rounding whatever the thread count.
     parallel_for(0, WSZ, 16384, [&](int64_t i0, int64_t i1) {
       for (int64_t c = 1; c < chunks; ++c) {
         const T* p = gw_priv + (c - 1) * WSZ;
