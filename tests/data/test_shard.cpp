@@ -162,6 +162,8 @@ TEST(TokenShard, PreadAccessMatchesTheMapping) {
                             : TokenShard::open_raw(dir / "p.bin", dtype, MappedFile::Access::Pread);
       ASSERT_EQ(p.size(), m.size());
       EXPECT_EQ(p.dtype(), dtype);
+      EXPECT_TRUE(m.mapped());
+      EXPECT_FALSE(p.mapped());
       EXPECT_EQ(p[19999], toks[19999]);
       EXPECT_THROW(p.at(20000), std::out_of_range);
       std::vector<int32_t> a(20000), b(20000);  // longer than one pread chunk
@@ -215,6 +217,7 @@ TEST(TokenShard, FallsBackToPreadWhenTheFileCannotBeMapped) {
   ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
   bool mapped_failed = false;
   uint32_t last = 0;
+  bool fell_back = false;
   try {
     MappedFile probe(dir / "big.bin");
   } catch (const DataError& e) {
@@ -222,6 +225,7 @@ TEST(TokenShard, FallsBackToPreadWhenTheFileCannotBeMapped) {
   }
   try {
     TokenShard s = TokenShard::open(dir / "big.bin");
+    fell_back = !s.mapped();
     s.read(n - 1025, window);
     last = s[n - 1];
   } catch (...) {
@@ -230,6 +234,7 @@ TEST(TokenShard, FallsBackToPreadWhenTheFileCannotBeMapped) {
   }
   ASSERT_EQ(setrlimit(RLIMIT_AS, &old), 0);
   EXPECT_TRUE(mapped_failed) << "the plain mapping should be refused under the limit";
+  EXPECT_TRUE(fell_back);
   const uint32_t c = (n - 1) >> 20, i = (n - 1) & ((1u << 20) - 1);
   EXPECT_EQ(last, (c * 7 + i) & 0xFFFF);
   EXPECT_EQ(uint32_t(window[1024]), last);

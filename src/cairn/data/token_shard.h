@@ -70,6 +70,8 @@ class TokenShard {
   TokenDtype dtype() const { return info_.dtype; }
   const ShardInfo& info() const { return info_; }
   const std::string& name() const { return name_; }
+  // False when the shard is read with pread (Access::Pread, or the mapping was refused; see open()).
+  bool mapped() const { return data_ != nullptr || size() == 0; }
 
   uint32_t operator[](uint64_t i) const;  // requires i < size()
   uint32_t at(uint64_t i) const;          // throws std::out_of_range
