@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "cairn/core/autograd/autograd.h"
@@ -121,6 +122,9 @@ void ReduceLROnPlateau::on_epoch_end(int64_t, const Logs& logs) {
 }
 
 void CSVLogger::on_train_begin(const Logs&) {
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);  // a failure shows in fopen's message
   f_ = std::fopen(path_.c_str(), append_ ? "a" : "w");
   CAIRN_CHECK(f_ != nullptr, Error, "CSVLogger: cannot open '", path_, "' for writing: ", std::strerror(errno));
   header_done_ = append_ && std::ftell(f_) > 0;
