@@ -98,15 +98,25 @@ json inference_steps(const json& pipeline) {
   return out;
 }
 
+// A CleanReport as a few lines: the step with its row counts and dropped lines, its notes (which values of which
+// columns on which lines; at most 8), or else the columns it changed on one line.
 std::string reports_text(const std::vector<data::CleanReport>& reps, const std::string& indent) {
   std::string s;
   for (const auto& r : reps) {
     if (r.step == "label_encode" && r.dropped_rows.empty() && r.notes.empty()) continue;
     std::string t = r.to_string();
-    for (size_t at = 0; at < t.size();) {
-      size_t nl = t.find('\n', at);
-      s += indent + t.substr(at, nl - at) + "\n";
-      at = nl == std::string::npos ? t.size() : nl + 1;
+    s += indent + t.substr(0, t.find('\n')) + "\n";
+    for (size_t i = 0; i < r.notes.size() && i < 8; ++i) s += indent + "  " + r.notes[i] + "\n";
+    if (r.notes.size() > 8) s += indent + "  ... " + std::to_string(r.notes.size() - 8) + " more\n";
+    if (r.notes.empty()) {
+      std::string cols;
+      int64_t n = 0;
+      for (const auto& [name, k] : r.changed_per_column)
+        if (k > 0) {
+          cols += (cols.empty() ? "" : ", ") + name;
+          n += k;
+        }
+      if (n) s += indent + "  " + std::to_string(n) + " values changed in " + cols + "\n";
     }
   }
   return s;
@@ -177,6 +187,10 @@ void load_table_kind(const Config& d, const std::string& kind, const json* fitte
   else d.fail("bad_rows must be fail, skip or impute; got '" + policy + "'", "bad_rows");
   const std::string enc = d.get<std::string>("categorical", "onehot");
   if (enc != "onehot" && enc != "index") d.fail("categorical must be onehot or index; got '" + enc + "'", "categorical");
+  // The cleaning steps are read before the (slow) data, so a typo fails at once.
+  std::vector<std::unique_ptr<data::Transform>> steps;
+  if (!fitted)
+    for (const Config& entry : d.list("clean")) steps.push_back(make_step(entry));
   if (fitted) {
     // The recorded types keep every column as it was in training (an inferred type could differ on new data).
     data::CsvOptions rec = recorded_csv_options(*fitted, path, true);
@@ -226,7 +240,7 @@ void load_table_kind(const Config& d, const std::string& kind, const json* fitte
     data::Pipeline p;
     // Fixes the category lists of categorical columns and the label from the training rows.
     p.add(std::make_unique<data::LabelEncoder>(std::vector<std::string>{}, data::LabelEncoder::Unknown::Missing, true));
-    for (const Config& entry : d.list("clean")) p.add(make_step(entry));
+    for (auto& step : steps) p.add(std::move(step));
     out.report += "cleaning, fitted on the " + std::to_string(train.rows()) + " training rows:\n";
     out.report += reports_text(p.fit_apply(train), "  ");
     const json infer = inference_steps(p.to_json());
