@@ -9,6 +9,7 @@
 #include "cairn/data/idx.h"
 #include "cairn/nn/nn.h"
 #include "cairn/optim/factory.h"
+#include "cairn/optim/schedules.h"
 #include "cairn/train/model.h"
 
 using namespace cairn;
@@ -150,6 +151,58 @@ TEST(Resume, InterruptedRunContinuesExactly) {
   EXPECT_EQ(h_b.history.at("accuracy"), h_full.history.at("accuracy"));
   auto wa = full_net->state_dict(), wb = net_b->state_dict();
   for (auto& [k, t] : wa) EXPECT_EQ(sum(abs(sub(t, wb.at(k)))).item(), 0.0) << k;
+  std::filesystem::remove(ckpt);
+}
+
+TEST(Resume, PerStepScheduleContinuesExactly) {
+  Toy d = toy_data();
+  const std::string ckpt = (std::filesystem::temp_directory_path() / "cairn_resume_schedule.safetensors").string();
+  auto options = [](train::Model& m) {
+    train::FitOptions fo;
+    fo.epochs = 3;
+    fo.batch_size = 32;
+    fo.verbose = 0;
+    fo.lr_schedule = optim::make_scheduler("cosine", *m.optimizer(), {{"warmup_steps", 5}, {"total_steps", 30}});
+    fo.schedule_per_step = true;
+    return fo;
+  };
+  manual_seed(5);
+  auto full_net = toy_net();
+  auto full = toy_model(full_net);
+  auto h_full = full.fit(d.x, d.y, options(full));
+  EXPECT_LT(h_full.history.at("lr").back(), 0.01 * 0.1);  // cosine to 0 over 30 steps, logged at epoch ends
+
+  manual_seed(5);
+  auto net_a = toy_net();
+  auto a = toy_model(net_a);
+  auto fa = options(a);
+  fa.checkpoint_path = ckpt;
+  fa.checkpoint_every_steps = 4;
+  fa.max_steps = 14;
+  a.fit(d.x, d.y, fa);
+
+  manual_seed(999);
+  auto net_b = toy_net();
+  auto b = toy_model(net_b);
+  auto fb = options(b);
+  fb.resume_from = ckpt;
+  auto h_b = b.fit(d.x, d.y, fb);
+  EXPECT_EQ(h_b.step_losses, h_full.step_losses);
+  EXPECT_EQ(h_b.history.at("lr"), h_full.history.at("lr"));
+
+  // Resuming that checkpoint without the schedule is refused instead of silently changing the lr.
+  manual_seed(5);
+  auto net_c = toy_net();
+  auto c = toy_model(net_c);
+  train::FitOptions fc = options(c);
+  fc.lr_schedule = nullptr;
+  fc.resume_from = ckpt;
+  try {
+    c.fit(d.x, d.y, fc);
+    ADD_FAILURE() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("learning-rate schedule"), std::string::npos) << e.what();
+  }
   std::filesystem::remove(ckpt);
 }
 

@@ -17,6 +17,7 @@
 #include "cairn/nn/weights_io.h"
 #include "cairn/nn/summary.h"
 #include "cairn/optim/factory.h"
+#include "cairn/optim/schedules.h"
 #include "cairn/train/model.h"
 
 namespace cairn::cli {
@@ -127,6 +128,11 @@ int cmd_train(const std::vector<std::string>& args) {
   if (data.x_test.defined()) std::printf(", %lld test samples", (long long)data.x_test.size(0));
   std::printf("\n%s", data.report.c_str());
 
+  if (data.vocab_size > 0 && !spec.layers.empty() && spec.layers[0].value("type", "") == "Embedding" &&
+      spec.layers[0].value("input_dim", int64_t{0}) < data.vocab_size)
+    cfg.section("model").fail("the Embedding's input_dim (" + std::to_string(spec.layers[0].value("input_dim", int64_t{0})) +
+                              ") is smaller than the data's token ids (" + std::to_string(data.vocab_size) +
+                              "); set input_dim: " + std::to_string(data.vocab_size) + " or lower the tokenizer's vocab_size");
   if (spec.input_shape.empty()) spec.input_shape = Shape(data.x_train.shape().begin() + 1, data.x_train.shape().end());
   spec.preprocess = data.preprocess;
   spec.class_names = data.class_names;
@@ -139,7 +145,7 @@ int cmd_train(const std::vector<std::string>& args) {
   std::printf("%s\n", nn::summary(*net, nn::with_batch(spec.input_shape)).c_str());
 
   Config comp = cfg.section("compile");
-  comp.check_keys({"optimizer", "loss", "metrics"});
+  comp.check_keys({"optimizer", "loss", "metrics", "schedule"});
   if (!comp.has("optimizer") || !comp.has("loss")) comp.fail("needs 'optimizer' and 'loss'");
   auto optimizer = comp.node()["optimizer"].IsScalar()
                        ? optim::make_optimizer(comp.require<std::string>("optimizer"), net->trainable_parameters(), {})
@@ -162,6 +168,21 @@ int cmd_train(const std::vector<std::string>& args) {
   fo.verbose = fit.get<int>("verbose", 1);
   fo.seed = seed;
   fo.max_steps = fit.get<int64_t>("steps", 0);
+  if (comp.has("schedule")) {  // {name: step|exponential|cosine|constant, per: epoch|step, options...}
+    Config sc = comp.section("schedule");
+    sc.check_keys({"name", "per", "step_size", "gamma", "warmup_steps", "total_steps", "min_lr"});
+    const std::string per = sc.get<std::string>("per", "epoch");
+    if (per != "epoch" && per != "step") sc.fail("per must be 'epoch' or 'step', got '" + per + "'", "per");
+    std::map<std::string, double> options;
+    for (const auto& k : sc.keys())
+      if (k != "name" && k != "per") options[k] = sc.get<double>(k, 0.0);
+    try {
+      fo.lr_schedule = optim::make_scheduler(sc.require<std::string>("name"), *model.optimizer(), options);
+    } catch (const ValueError& e) {
+      sc.fail(e.what());
+    }
+    fo.schedule_per_step = per == "step";
+  }
   fo.callbacks = callbacks_from(fit, out_dir);
   fo.loader_workers = data.workers;
   fo.loader_prefetch = data.prefetch;

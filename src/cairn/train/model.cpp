@@ -13,6 +13,7 @@
 #include "cairn/nn/module.h"
 #include "cairn/nn/weights_io.h"
 #include "cairn/optim/optimizer.h"
+#include "cairn/optim/schedules.h"
 
 namespace cairn::train {
 
@@ -120,8 +121,19 @@ History Model::fit(std::shared_ptr<const data::Dataset> ds, FitOptions o) {
   const int64_t steps = loader.num_batches();
 
   TrainState& st = *state_;
-  if (!o.resume_from.empty()) load_checkpoint(o.resume_from);
-  else *state_ = TrainState();
+  schedule_ = o.lr_schedule;
+  if (!o.resume_from.empty()) {
+    resuming_ = true;
+    try {
+      load_checkpoint(o.resume_from);
+    } catch (...) {
+      resuming_ = false;
+      throw;
+    }
+    resuming_ = false;
+  } else {
+    *state_ = TrainState();
+  }
   stop_training = false;
   for (auto& cb : o.callbacks) cb->set_model(this);
   for (auto& cb : o.callbacks) cb->on_train_begin({});
@@ -156,6 +168,7 @@ History Model::fit(std::shared_ptr<const data::Dataset> ds, FitOptions o) {
                                              st.step + 1, " (global step ", st.global_step + 1,
                                              "); the weights are those before that step. Lower the learning rate, "
                                              "clip gradients, or check the data for NaN/inf values."));
+      if (schedule_ && o.schedule_per_step) schedule_->step();
       st.loss_sum += lv * static_cast<double>(bn);
       st.seen += bn;
       st.step++;
@@ -186,6 +199,7 @@ History Model::fit(std::shared_ptr<const data::Dataset> ds, FitOptions o) {
     for (auto& [k, val] : logs) st.history.history[k].push_back(val);
     st.history.epochs_run++;
     st.epoch++;
+    if (schedule_ && !o.schedule_per_step) schedule_->step();
     st.step = 0;
     for (auto& cb : o.callbacks) cb->on_epoch_end(epoch, logs);
     if (!o.checkpoint_path.empty()) {
@@ -264,6 +278,8 @@ void Model::save_checkpoint(const std::string& path) const {
   for (auto& [k, t] : net_->state_dict()) tensors.insert("model." + k, t);
   if (optimizer_)
     for (auto& [k, t] : optimizer_->state_dict()) tensors.insert("optimizer." + k, t);
+  if (schedule_)
+    for (auto& [k, t] : schedule_->state_dict()) tensors.insert("schedule." + k, t);
   auto rng = default_generator().state();
   nlohmann::json j;
   j["epoch"] = st.epoch;
@@ -289,13 +305,22 @@ void Model::load_checkpoint(const std::string& path) {
               ": not a full training checkpoint (no 'cairn.checkpoint' metadata); to start from weights only, load "
               "them with load_weights / outputs.init_weights");
   nn::StateDict model_sd;
-  std::map<std::string, Tensor> opt_sd;
+  std::map<std::string, Tensor> opt_sd, schedule_sd;
   for (auto& [k, t] : tensors) {
     if (k.rfind("model.", 0) == 0) model_sd.insert(k.substr(6), t);
     else if (k.rfind("optimizer.", 0) == 0) opt_sd[k.substr(10)] = t;
+    else if (k.rfind("schedule.", 0) == 0) schedule_sd[k.substr(9)] = t;
   }
+  // Inside fit (resuming) the schedule must match the checkpoint's; a bare load_checkpoint ignores a schedule.
+  CAIRN_CHECK(!schedule_ || !schedule_sd.empty(), ValueError, path,
+              ": the checkpoint was written without a learning-rate schedule but this fit has one; resume with the "
+              "same fit options");
+  CAIRN_CHECK(!resuming_ || schedule_ || schedule_sd.empty(), ValueError, path,
+              ": the checkpoint was written with a learning-rate schedule but this fit has none; resume with the "
+              "same fit options");
   net_->load_state_dict(model_sd, true);
   if (optimizer_) optimizer_->load_state_dict(opt_sd);
+  if (schedule_) schedule_->load_state_dict(schedule_sd);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(it->second);

@@ -28,6 +28,7 @@ class Loss;
 }  // namespace cairn::nn
 namespace cairn::optim {
 class Optimizer;
+class LRScheduler;
 }
 namespace cairn::data {
 class Dataset;
@@ -64,6 +65,10 @@ struct FitOptions {
   std::string resume_from;
   // Stop after this many optimizer steps in total (0 = no limit); for tests and step-budgeted runs.
   int64_t max_steps = 0;
+  // Learning-rate schedule (optim/schedules.h), stepped after every optimizer step (schedule_per_step) or at
+  // every epoch end; its state is part of full checkpoints. Null: the optimizer's lr is left alone.
+  std::shared_ptr<optim::LRScheduler> lr_schedule;
+  bool schedule_per_step = false;
   // Threads that build batches ahead of the training step (see data::DataLoader).
   int loader_workers = 1;
   int loader_prefetch = 4;  // batches built ahead of the training step
@@ -111,6 +116,8 @@ class Model {
   std::vector<std::string> metric_names_;
   bool from_logits_ = true;  // how metrics threshold one-column outputs (0 for logits, 0.5 for probabilities)
   std::unique_ptr<TrainState> state_;
+  std::shared_ptr<optim::LRScheduler> schedule_;  // the running fit's, so checkpoints carry its state
+  bool resuming_ = false;                          // load_checkpoint called by fit(resume_from)
 };
 
 }  // namespace cairn::train
