@@ -25,6 +25,7 @@ const char* kUsage =
     "  predict MODEL INPUT [--top K]              class predictions for an IDX file or a PNG/JPEG image\n"
     "  summary MODEL|CONFIG.yaml                  the layer table with output shapes and parameter counts\n"
     "  info                                       threads and registered kernels\n"
+    "  generate MODEL --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
     "                                             sample text from a language model (docs/language_models.md)\n"
     "\n"
     "options for every command:\n"
@@ -64,6 +65,7 @@ int run(const std::vector<std::string>& all) {
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "summary") return cmd_summary(args);
     if (cmd == "info") return cmd_info(args);
+    if (cmd == "generate") return cmd_generate(args);
     std::fprintf(stderr, "cairn: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const UsageError& e) {

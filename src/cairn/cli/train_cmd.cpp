@@ -8,6 +8,7 @@
 #include "cairn/cli/commands.h"
 #include "cairn/cli/config.h"
 #include "cairn/cli/datasets.h"
+#include "cairn/cli/lm_model.h"
 #include "cairn/cli/model_spec.h"
 #include "cairn/cli/reports.h"
 #include "cairn/core/kernels/threading.h"
@@ -108,6 +109,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (path.empty()) throw UsageError("missing CONFIG.yaml; usage: cairn train CONFIG.yaml [--set key=value ...]");
 
   Config cfg = Config::load(path, sets);
+  if (is_lm_config(cfg)) return cmd_train_lm(cfg, path);
   cfg.check_keys({"name", "seed", "threads", "data", "model", "compile", "fit", "evaluate", "outputs"});
   const uint64_t seed = cfg.get<uint64_t>("seed", 42);
   if (cfg.has("threads") && !threads_set_by_flag) set_num_threads(cfg.get<int>("threads", 2));

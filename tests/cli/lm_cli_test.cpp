@@ -1,0 +1,205 @@
+// `cairn train` on a language-model config and `cairn generate`, driven in-process with a tiny GPT on a tiny
+// corpus: overrides, evaluation lines, cached vs uncached generation, and the errors users hit.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cairn/cli/cli.h"
+
+namespace fs = std::filesystem;
+using cairn::cli::run;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result cairn_cmd(const std::vector<std::string>& args) {
+  testing::internal::CaptureStdout();
+  testing::internal::CaptureStderr();
+  int code = run(args);
+  Result r{code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
+  return r;
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class LmCliTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("cairn_lm_cli_" + std::to_string(::getpid()) + "_" +
+                                        testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string p = (dir_ / name).string();
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string corpus(const std::string& name = "corpus.txt", const std::string& extra = "") {
+    std::string t;
+    for (int i = 0; i < 60; ++i) t += "the cat sat on the mat.\nhello world!\n";
+    return write(name, t + extra);
+  }
+  // A tiny GPT (1 layer, width 16, context 16) trained for 6 steps; lines are counted by the tests below.
+  std::string config(const std::string& corpus_path) {
+    return "name: lm\n"
+           "seed: 7\n"
+           "threads: 1\n"
+           "data: {dataset: text_lm, path: " + corpus_path + ", tokenizer: char, val_fraction: 0.1, context: 16}\n"
+           "model: {type: gpt, layers: 1, heads: 2, width: 16, context: 16}\n"
+           "compile:\n"
+           "  optimizer: {name: adamw, lr: 0.01, weight_decay: 0.1}\n"
+           "  schedule: {name: cosine, warmup_steps: 2, min_lr: 0.001}\n"
+           "fit:\n"
+           "  steps: 6\n"
+           "  batch_size: 4\n"
+           "  eval_every: 3\n"
+           "  eval_batches: 2\n"
+           "outputs:\n"
+           "  dir: " + (dir_ / "run").string() + "\n"
+           "  checkpoint_every_steps: 3\n";
+  }
+  std::string model() const { return (dir_ / "run" / "model.safetensors").string(); }
+  std::string train_model() {
+    Result r = cairn_cmd({"train", write("c.yaml", config(corpus()))});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return model();
+  }
+  fs::path dir_;
+};
+
+TEST_F(LmCliTest, TrainPrintsEvaluationsAndStepsOverrideWorks) {
+  Result r = cairn_cmd({"train", write("c.yaml", config(corpus()))});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "step 0: train_loss ")) << r.out;
+  EXPECT_TRUE(has(r.out, "step 3: train_loss ")) << r.out;
+  EXPECT_TRUE(has(r.out, "step 6: train_loss ")) << r.out;
+  EXPECT_TRUE(has(r.out, " val_loss ")) << r.out;
+  EXPECT_TRUE(fs::exists(model()));
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "checkpoint.safetensors"));
+
+  r = cairn_cmd({"train", write("c.yaml", config(corpus())), "--set", "fit.steps=4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "step 4: train_loss ")) << r.out;
+  EXPECT_FALSE(has(r.out, "step 6:")) << r.out;
+  EXPECT_TRUE(has(r.out, "Trained 4 steps")) << r.out;
+}
+
+TEST_F(LmCliTest, DataPathOverrideAndResumeContinueTheRun) {
+  std::string other = corpus("other.txt");
+  std::string cfg = write("c.yaml", config("/nonexistent/corpus.txt"));
+  Result r = cairn_cmd({"train", cfg, "--set", "data.path=" + other, "--set", "fit.steps=3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "other.txt")) << r.out;
+  r = cairn_cmd({"train", cfg, "--set", "data.path=" + other, "--set", "outputs.resume=true"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "Resuming from")) << r.out;
+  EXPECT_FALSE(has(r.out, "step 0:")) << r.out;  // steps 1-3 were done by the first run
+  EXPECT_TRUE(has(r.out, "step 6: train_loss")) << r.out;
+}
+
+TEST_F(LmCliTest, GenerateWithCacheEqualsWithoutCache) {
+  std::string m = train_model();
+  // 40 new tokens after a 5-token prompt run past the context of 16: the window slides.
+  for (std::vector<std::string> sampling : {std::vector<std::string>{"--temperature", "0"},
+                                            std::vector<std::string>{"--temperature", "1", "--top-k", "5", "--top-p", "0.9", "--seed", "3"}}) {
+    std::vector<std::string> args = {"generate", m, "--prompt", "hello", "--max-tokens", "40"};
+    args.insert(args.end(), sampling.begin(), sampling.end());
+    Result cached = cairn_cmd(args);
+    ASSERT_EQ(cached.code, 0) << cached.err;
+    args.push_back("--no-cache");
+    Result full = cairn_cmd(args);
+    ASSERT_EQ(full.code, 0) << full.err;
+    EXPECT_EQ(cached.out, full.out);
+    EXPECT_EQ(cached.out.rfind("hello", 0), 0u) << cached.out;  // the prompt is echoed, then the new text
+    EXPECT_EQ(cached.out.size(), 5u + 40u + 1u) << cached.out;   // one char per token, and a final newline
+    EXPECT_TRUE(has(cached.err, "KV cache")) << cached.err;
+    EXPECT_EQ(cairn_cmd(args).out, full.out);  // seeded: the same again
+  }
+}
+
+TEST_F(LmCliTest, LongPromptSlidesOrFailsAsAsked) {
+  std::string m = train_model();
+  const std::string long_prompt = "the cat sat on the mat. hello world! the cat";  // 44 tokens > context 16
+  Result r = cairn_cmd({"generate", m, "--prompt", long_prompt, "--max-tokens", "5", "--temperature", "0"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = cairn_cmd({"generate", m, "--prompt", long_prompt, "--max-tokens", "5", "--context-overflow", "error"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "longer than the model's context of 16")) << r.err;
+  r = cairn_cmd({"generate", m, "--prompt", "hello", "--max-tokens", "30", "--context-overflow", "error"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "exceed the model's context of 16")) << r.err;
+}
+
+TEST_F(LmCliTest, UnknownPromptCharacterIsAClearError) {
+  std::string m = train_model();
+  Result r = cairn_cmd({"generate", m, "--prompt", "hello Zebra"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "--prompt")) << r.err;
+  EXPECT_TRUE(has(r.err, "Z")) << r.err;
+  EXPECT_TRUE(has(r.err, "knows")) << r.err;
+}
+
+TEST_F(LmCliTest, EmptyAndTooShortCorporaAreClearErrors) {
+  Result r = cairn_cmd({"train", write("c.yaml", config(write("empty.txt", "")))});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "empty.txt")) << r.err;
+  EXPECT_TRUE(has(r.err, "corpus is empty")) << r.err;
+  // 100 characters: the 10-character validation part is shorter than context + 1 = 17.
+  r = cairn_cmd({"train", write("c.yaml", config(write("short.txt", std::string(50, 'a') + std::string(50, 'b'))))});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "fewer than context + 1 = 17")) << r.err;
+  EXPECT_TRUE(has(r.err, "(val)")) << r.err;
+}
+
+TEST_F(LmCliTest, CheckpointOrTokenizerOfAnotherVocabularyIsRejected) {
+  train_model();  // vocabulary of the corpus: 17 characters
+  // The same run resumed on a corpus with more characters: its tokenizer has a larger vocabulary.
+  std::string bigger = corpus("bigger.txt", "XYZ\n");
+  Result r = cairn_cmd({"train", write("c.yaml", config(bigger)), "--set", "outputs.resume=true"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "vocabulary of 17 tokens")) << r.err;
+  EXPECT_TRUE(has(r.err, "has 20")) << r.err;
+
+  // A model loaded with a tokenizer of another vocabulary.
+  std::string tok = (dir_ / "tok.json").string();
+  {
+    std::ofstream(tok) << R"({"type": "char", "symbols": ["a", "b", "c"], "unk_token": null})";
+  }
+  r = cairn_cmd({"generate", model(), "--tokenizer", tok, "--prompt", "abc"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "vocabulary of 3 tokens")) << r.err;
+  EXPECT_TRUE(has(r.err, "trained with 17")) << r.err;
+}
+
+TEST_F(LmCliTest, StrictKeysNameFileAndLine) {
+  std::string text = config(corpus());
+  std::string cfg = write("c.yaml", text + "  epochs: 3\n");  // lands in outputs:
+  int line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+  Result r = cairn_cmd({"train", cfg});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "c.yaml:" + std::to_string(line))) << r.err;
+  EXPECT_TRUE(has(r.err, "unknown key 'epochs'")) << r.err;
+  r = cairn_cmd({"train", cfg.substr(0, 0) + write("d.yaml", config(corpus())), "--set", "model.head=3"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "did you mean 'heads'")) << r.err;
+}
+
+TEST_F(LmCliTest, GenerateOnAClassifierOrMissingFileSaysWhy) {
+  Result r = cairn_cmd({"generate", (dir_ / "none.safetensors").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "none.safetensors")) << r.err;
+  r = cairn_cmd({"generate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "usage: cairn generate")) << r.err;
+  r = cairn_cmd({"generate", "m.safetensors", "--top-p", "1.5"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "top_p")) << r.err;
+}
+
+}  // namespace
