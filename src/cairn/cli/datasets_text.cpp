@@ -152,11 +152,11 @@ void load_text_kind(const Config& d, const std::string& kind, const json* fitted
   } else {
     std::vector<std::string> train_texts;
     for (int64_t i : parts[0]) train_texts.push_back(ds.texts[i]);
-    Config tc = d.section("tokenizer");
-    std::string name = "word";
-    if (d.has("tokenizer") && d.node()["tokenizer"].IsScalar()) name = d.get<std::string>("tokenizer", "word");
-    else if (d.has("tokenizer")) name = tc.get<std::string>("type", "word");
-    enc = TextEncoder::fit(d.has("tokenizer") && d.node()["tokenizer"].IsScalar() ? Config::from_string("{}") : tc, name, train_texts);
+    // tokenizer: NAME, or tokenizer: {type: NAME, options...}
+    const bool scalar = d.has("tokenizer") && d.node()["tokenizer"].IsScalar();
+    Config tc = scalar ? Config::from_string("{}") : d.section("tokenizer");
+    const std::string name = scalar ? d.get<std::string>("tokenizer", "word") : tc.get<std::string>("type", "word");
+    enc = TextEncoder::fit(tc, name, train_texts);
   }
   out.report += "tokens: " + enc.describe() + (fitted ? ", as recorded in the model" : ", fitted on the training split") + "\n";
   Encoded tr = encode_all(enc, ds, parts[0], T), va = encode_all(enc, ds, parts[1], T), te = encode_all(enc, ds, parts[2], T);

@@ -135,6 +135,11 @@ int cmd_train(const std::vector<std::string>& args) {
     cfg.section("model").fail("the Embedding's input_dim (" + std::to_string(spec.layers[0].value("input_dim", int64_t{0})) +
                               ") is smaller than the data's token ids (" + std::to_string(data.vocab_size) +
                               "); set input_dim: " + std::to_string(data.vocab_size) + " or lower the tokenizer's vocab_size");
+  if (data.vocab_size > 0 && !spec.layers.empty() && spec.layers[0].value("type", "") == "Embedding" &&
+      spec.layers[0].value("input_dim", int64_t{0}) < data.vocab_size)
+    cfg.section("model").fail("the Embedding's input_dim (" + std::to_string(spec.layers[0].value("input_dim", int64_t{0})) +
+                              ") is smaller than the data's token ids (" + std::to_string(data.vocab_size) +
+                              "); set input_dim: " + std::to_string(data.vocab_size) + " or lower the tokenizer's vocab_size");
   if (spec.input_shape.empty()) spec.input_shape = Shape(data.x_train.shape().begin() + 1, data.x_train.shape().end());
   spec.preprocess = data.preprocess;
   spec.class_names = data.class_names;
