@@ -1,0 +1,264 @@
+// BERT-style transfer learning on MR sentence polarity (Pang & Lee 2005, rt-polarity.pos/.neg, 5,331 each):
+// masked-language-model pretraining on the TRAIN split's sentences only, then fine-tuning a classifier on the
+// same split; the held-out 10% test split is never seen before the final evaluation.
+//
+//   mr_bert pretrain --out DIR [--epochs 30] [--extra-corpus tinyshakespeare.txt]
+//       writes DIR/tokenizer.json and DIR/encoder.safetensors (weights + config metadata)
+//   mr_bert finetune --pretrained DIR [--epochs 4]      fine-tune from DIR's encoder, report test accuracy
+//   mr_bert finetune --scratch --tokenizer DIR          the same recipe from a random initialisation
+//   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
+// Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
+// validation (printed every epoch) for choosing a recipe without touching the test split.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "cairn/core/core.h"
+#include "cairn/data/dataset.h"
+#include "cairn/data/mlm.h"
+#include "cairn/data/text.h"
+#include "cairn/nn/bert.h"
+#include "cairn/text/vocab_prune.h"
+#include "cairn/text/wordpiece_tokenizer.h"
+#include "cairn/train/bert_train.h"
+
+using namespace cairn;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Args {
+  std::map<std::string, std::string> kv;
+  std::string get(const std::string& k, const std::string& def) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : it->second;
+  }
+  double num(const std::string& k, double def) const { return std::stod(get(k, std::to_string(def))); }
+  bool flag(const std::string& k) const { return kv.count(k) != 0; }
+};
+
+// The repository (from this file's path) and the shared data beside it; CAIRN_SHARED_DIR overrides the latter.
+const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path();
+std::string shared_dir() {
+  if (const char* d = std::getenv("CAIRN_SHARED_DIR")) return d;
+  return (kRepo / ".." / "shared").string();
+}
+
+// FNV-1a over the tokens in id order: identifies a vocabulary in the encoder's metadata.
+std::string vocab_fingerprint(const text::Tokenizer& tok) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < tok.vocab_size(); ++i) {
+    for (char c : tok.id_to_token(static_cast<int32_t>(i)) + "\n") {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ULL;
+    }
+  }
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "wordpiece-%zu-%016llx", tok.vocab_size(), static_cast<unsigned long long>(h));
+  return buf;
+}
+
+struct Split {
+  std::vector<std::string> texts;
+  std::vector<int64_t> labels;
+};
+struct MR {
+  Split train, val, test;
+};
+
+// The fixed seeded 90/10 split (stratified), then optionally `val` of the train part as validation.
+MR load_mr(double val_fraction, uint64_t split_seed) {
+  const std::string d = shared_dir() + "/data/";
+  data::TextDataset ds = data::load_text_per_label({{"neg", d + "rt-polarity.neg"}, {"pos", d + "rt-polarity.pos"}});
+  data::convert_latin1_to_utf8(ds);
+  auto parts = data::split_indices(static_cast<int64_t>(ds.size()), {0.9, 0.1}, split_seed, &ds.labels);
+  MR mr;
+  auto take = [&](const std::vector<int64_t>& idx, Split& s) {
+    for (int64_t i : idx) {
+      s.texts.push_back(ds.texts[static_cast<size_t>(i)]);
+      s.labels.push_back(ds.labels[static_cast<size_t>(i)]);
+    }
+  };
+  take(parts[1], mr.test);
+  if (val_fraction > 0) {
+    std::vector<int64_t> train_labels;
+    for (int64_t i : parts[0]) train_labels.push_back(ds.labels[static_cast<size_t>(i)]);
+    auto inner = data::split_indices(static_cast<int64_t>(parts[0].size()), {1 - val_fraction, val_fraction},
+                                     split_seed + 1, &train_labels);
+    std::vector<int64_t> a, b;
+    for (int64_t i : inner[0]) a.push_back(parts[0][static_cast<size_t>(i)]);
+    for (int64_t i : inner[1]) b.push_back(parts[0][static_cast<size_t>(i)]);
+    take(a, mr.train);
+    take(b, mr.val);
+  } else {
+    take(parts[0], mr.train);
+  }
+  return mr;
+}
+
+// Extra pretraining text (e.g. tinyshakespeare): consecutive non-empty lines joined up to ~`words` words.
+std::vector<std::string> chunk_corpus(const std::string& path, size_t words) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read --extra-corpus " + path);
+  std::vector<std::string> out;
+  std::string line, cur;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    cur += (cur.empty() ? "" : " ") + line;
+    n += static_cast<size_t>(std::count(line.begin(), line.end(), ' ')) + 1;
+    if (n >= words) {
+      out.push_back(cur);
+      cur.clear();
+      n = 0;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+nn::BertConfig model_config(const Args& a, const text::Tokenizer& tok) {
+  nn::BertConfig c;
+  c.vocab_size = static_cast<int64_t>(tok.vocab_size());
+  c.max_position = static_cast<int64_t>(a.num("max-len", 64));
+  c.num_layers = static_cast<int64_t>(a.num("layers", 2));
+  c.num_heads = static_cast<int64_t>(a.num("heads", 4));
+  c.hidden = static_cast<int64_t>(a.num("hidden", 128));
+  c.dropout = a.num("dropout", 0.1);
+  c.pad_id = *tok.special_token_ids().pad;
+  c.vocab_id = vocab_fingerprint(tok);
+  c.seed = static_cast<uint64_t>(a.num("seed", 1));
+  return c;
+}
+
+Tensor labels_tensor(const Split& s) { return from_vector(s.labels); }
+
+double pretrain(const Args& a, const MR& mr, const fs::path& out) {
+  fs::create_directories(out);
+  const std::string vocab = a.get("vocab", (kRepo / "tests/golden/tokenizers/bert/vocab.txt").string());
+  const auto full = text::WordPieceTokenizer::from_vocab_file(vocab);
+  std::vector<std::string> corpus = mr.train.texts;  // the train split only (validation included: labels unused)
+  corpus.insert(corpus.end(), mr.val.texts.begin(), mr.val.texts.end());
+  if (a.flag("extra-corpus")) {
+    auto extra = chunk_corpus(a.get("extra-corpus", ""), static_cast<size_t>(a.num("extra-words", 20)));
+    std::printf("extra corpus: %zu chunks from %s\n", extra.size(), a.get("extra-corpus", "").c_str());
+    corpus.insert(corpus.end(), extra.begin(), extra.end());
+  }
+  const auto min_count = static_cast<size_t>(a.num("min-count", 1));
+  const text::WordPieceTokenizer tok = min_count > 0 ? text::prune_wordpiece_vocab(full, corpus, min_count) : full;
+  tok.save((out / "tokenizer.json").string());
+  std::printf("vocabulary: %zu of %zu pieces (min_count %zu over %zu pretraining texts)\n", tok.vocab_size(),
+              full.vocab_size(), min_count, corpus.size());
+
+  const nn::BertConfig cfg = model_config(a, tok);
+  data::EncodedTexts enc = data::encode_for_encoder(tok, corpus, cfg.max_position);
+  std::printf("pretraining rows: %lld (%lld truncated to %lld tokens)\n", static_cast<long long>(enc.input_ids.size(0)),
+              static_cast<long long>(enc.truncated), static_cast<long long>(cfg.max_position));
+  data::MlmMasker masker(tok, {}, static_cast<uint64_t>(a.num("seed", 1)));
+  nn::BertForMaskedLM mlm(cfg);
+  std::printf("BertForMaskedLM: %lld parameters\n", static_cast<long long>(mlm.count_params()));
+  train::BertTrainOptions o;
+  o.epochs = static_cast<int64_t>(a.num("pretrain-epochs", 30));
+  o.batch_size = static_cast<int64_t>(a.num("pretrain-batch", 64));
+  o.lr = a.num("pretrain-lr", 1e-3);
+  o.warmup_fraction = 0.06;
+  o.seed = static_cast<uint64_t>(a.num("seed", 1));
+  o.max_steps = static_cast<int64_t>(a.num("pretrain-max-steps", 0));
+  train::BertTrainReport r = train::pretrain_mlm(mlm, enc.input_ids, masker, o);
+  nn::save_pretrained_bert((out / "encoder.safetensors").string(), mlm);
+  std::printf("pretraining: %lld steps in %.1f s -> %s\n", static_cast<long long>(r.steps), r.seconds,
+              (out / "encoder.safetensors").c_str());
+  return r.seconds;
+}
+
+struct FinetuneResult {
+  double test_accuracy = 0, seconds = 0;
+};
+
+FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool from_pretrained) {
+  const auto tok_ptr = text::load_tokenizer((dir / "tokenizer.json").string());
+  const text::Tokenizer& tok = *tok_ptr;
+  nn::BertConfig cfg = model_config(a, tok);
+  if (from_pretrained) {
+    cfg = nn::bert_config_from_file((dir / "encoder.safetensors").string());
+    cfg.dropout = a.num("dropout", 0.1);
+    cfg.seed = static_cast<uint64_t>(a.num("seed", 1));
+  }
+  CAIRN_CHECK(cfg.vocab_id == vocab_fingerprint(tok), ValueError, "the tokenizer in ", dir.string(),
+              " is not the one the encoder was pretrained with");
+  nn::BertClassifier clf(cfg, 2, {.pooling = a.get("pooling", "cls"), .dropout = a.num("head-dropout", 0.1)});
+  if (from_pretrained) {
+    nn::PretrainedLoad r = nn::load_pretrained_bert((dir / "encoder.safetensors").string(), clf);
+    std::printf("pretrained encoder: %s\n", r.report().c_str());
+  }
+  auto encode = [&](const Split& s) { return data::encode_for_encoder(tok, s.texts, cfg.max_position).input_ids; };
+  Tensor x = encode(mr.train), xt = encode(mr.test);
+  Tensor xv = mr.val.texts.empty() ? Tensor() : encode(mr.val);
+  Tensor yv = mr.val.texts.empty() ? Tensor() : labels_tensor(mr.val);
+  train::BertTrainOptions o;
+  o.epochs = static_cast<int64_t>(a.num("epochs", 4));
+  o.batch_size = static_cast<int64_t>(a.num("batch", 32));
+  o.lr = a.num("lr", 1e-4);
+  o.head_lr = a.num("head-lr", 1e-3);
+  o.warmup_fraction = 0.1;
+  o.seed = static_cast<uint64_t>(a.num("seed", 1));
+  o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
+  train::BertTrainReport r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv);
+  train::ClassifierScores s = train::evaluate_classifier(clf, xt, labels_tensor(mr.test));
+  std::printf("%s: test accuracy %.4f (loss %.4f) on %zu sentences; fine-tuning %.1f s\n",
+              from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);
+  return {s.accuracy, r.seconds};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: mr_bert {pretrain,finetune,compare} [--name value ...]\n");
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  Args a;
+  for (int i = 2; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0) {
+      std::fprintf(stderr, "expected --name, got %s\n", k.c_str());
+      return 2;
+    }
+    k = k.substr(2);
+    if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) a.kv[k] = argv[++i];
+    else a.kv[k] = "1";
+  }
+  try {
+    if (a.flag("threads")) set_num_threads(static_cast<int>(a.num("threads", 2)));
+    const MR mr = load_mr(a.num("val", 0), static_cast<uint64_t>(a.num("split-seed", 2005)));
+    std::printf("MR: %zu train, %zu validation, %zu test sentences\n", mr.train.texts.size(), mr.val.texts.size(),
+                mr.test.texts.size());
+    const fs::path dir = a.get("out", a.get("pretrained", a.get("tokenizer", "mr_bert_out")));
+    if (cmd == "pretrain") {
+      pretrain(a, mr, dir);
+    } else if (cmd == "finetune") {
+      finetune(a, mr, dir, !a.flag("scratch"));
+    } else if (cmd == "compare") {
+      const double pt = a.flag("skip-pretrain") ? 0.0 : pretrain(a, mr, dir);
+      FinetuneResult p = finetune(a, mr, dir, true);
+      FinetuneResult s = finetune(a, mr, dir, false);
+      std::printf("\n| init        | test accuracy | fine-tune s |\n|-------------|---------------|-------------|\n");
+      std::printf("| pretrained  | %.4f        | %.0f         |\n| from scratch| %.4f        | %.0f         |\n",
+                  p.test_accuracy, p.seconds, s.test_accuracy, s.seconds);
+      std::printf("pretraining: %.0f s\n", pt);
+    } else {
+      std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

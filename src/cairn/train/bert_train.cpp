@@ -1,0 +1,308 @@
+#include "cairn/train/bert_train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "cairn/core/autograd/autograd.h"
+#include "cairn/core/ops/ops.h"
+#include "cairn/data/mlm.h"
+#include "cairn/nn/bert.h"
+#include "cairn/optim/clip.h"
+#include "cairn/optim/optimizers.h"
+#include "cairn/optim/schedules.h"
+#include "cairn/train/model.h"
+
+namespace cairn::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void check_options(const BertTrainOptions& o, const char* where) {
+  CAIRN_CHECK(o.epochs >= 1 && o.batch_size >= 1, ValueError, where, ": epochs and batch_size must be >= 1, got ",
+              o.epochs, " and ", o.batch_size);
+  CAIRN_CHECK(o.lr > 0 && std::isfinite(o.lr), ValueError, where, ": lr must be positive, got ", o.lr);
+  CAIRN_CHECK(o.warmup_fraction >= 0 && o.warmup_fraction < 1, ValueError, where,
+              ": warmup_fraction must be in [0, 1), got ", o.warmup_fraction);
+  CAIRN_CHECK(o.clip_norm >= 0, ValueError, where, ": clip_norm must be >= 0, got ", o.clip_norm);
+}
+
+void check_ids(const Tensor& ids, const char* where, const char* what) {
+  CAIRN_CHECK(ids.defined() && ids.dim() == 2 && ids.size(0) >= 1, ShapeError, where, ": ", what,
+              " must be (N, T) token ids with N >= 1, got ",
+              ids.defined() ? shape_str(ids.shape()) : std::string("an undefined tensor"));
+  ids.check_dtype(DType::i64, where);
+}
+
+// The epoch's example order: a permutation from a generator seeded by (seed, epoch).
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+  Generator gen(seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 1);
+  return randperm(n, &gen).to_vector<int64_t>();
+}
+
+// Linear warmup to the base lr over `warmup` steps, then linear decay to 0 at `total`.
+std::function<double(int64_t)> warmup_linear(int64_t warmup, int64_t total) {
+  return [warmup, total](int64_t step) {
+    if (warmup > 0 && step < warmup) return static_cast<double>(step + 1) / static_cast<double>(warmup);
+    return std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
+  };
+}
+
+void split_decay(const std::vector<std::pair<std::string, Tensor>>& named, std::vector<Tensor>& decay,
+                 std::vector<Tensor>& no_decay) {
+  for (const auto& [name, p] : named) {
+    if (!p.requires_grad()) continue;
+    (p.dim() <= 1 ? no_decay : decay).push_back(p);
+  }
+}
+
+std::vector<Tensor> trainable(const nn::Module& m) { return m.trainable_parameters(); }
+
+std::string epoch_line(const char* what, int64_t epoch, int64_t epochs, const BertEpoch& e) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(4);
+  os << what << " epoch " << epoch + 1 << "/" << epochs << ": loss " << e.loss << ", accuracy " << e.accuracy;
+  if (e.val_loss >= 0) os << ", val_loss " << e.val_loss << ", val_accuracy " << e.val_accuracy;
+  os.precision(1);
+  os << " (" << e.seconds << " s)";
+  return os.str();
+}
+
+bool finish_epoch(const BertTrainOptions& o, const char* what, int64_t epoch, const BertEpoch& e) {
+  const std::string line = epoch_line(what, epoch, o.epochs, e);
+  if (o.verbose > 0) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+  return o.on_epoch ? o.on_epoch(epoch, line) : true;
+}
+
+double finite_loss(const Tensor& loss, const char* what, int64_t epoch, int64_t step) {
+  const double v = loss.item();
+  if (!std::isfinite(v))
+    throw NonFiniteLossError(detail::cat(what, ": the loss is ", v, " at epoch ", epoch + 1, ", step ", step,
+                                         "; lower the learning rate or check the inputs"));
+  return v;
+}
+
+}  // namespace
+
+Tensor gather_trimmed_rows(const Tensor& ids, const std::vector<int64_t>& index, int64_t pad_id) {
+  check_ids(ids, "gather_trimmed_rows", "ids");
+  const Tensor src = ids.contiguous();
+  const int64_t N = src.size(0), T = src.size(1);
+  const int64_t* p = src.data<int64_t>();
+  int64_t width = 1;
+  for (int64_t r : index) {
+    CAIRN_CHECK(r >= 0 && r < N, IndexError, "gather_trimmed_rows: row ", r, " is outside [0, ", N, ")");
+    int64_t len = T;
+    while (len > 1 && p[r * T + len - 1] == pad_id) --len;
+    width = std::max(width, len);
+  }
+  Tensor out = Tensor::empty({static_cast<int64_t>(index.size()), width}, DType::i64);
+  int64_t* q = out.data<int64_t>();
+  for (size_t i = 0; i < index.size(); ++i) std::copy_n(p + index[i] * T, width, q + static_cast<int64_t>(i) * width);
+  return out;
+}
+
+std::vector<optim::ParamGroup> bert_param_groups(const nn::BertClassifier& model, double lr, double head_lr,
+                                                 double weight_decay) {
+  std::vector<Tensor> head_params = model.head_parameters();
+  auto is_head = [&](const Tensor& t) {
+    return std::any_of(head_params.begin(), head_params.end(), [&](const Tensor& h) { return h.impl() == t.impl(); });
+  };
+  std::vector<std::pair<std::string, Tensor>> enc, head;
+  for (auto& np : model.named_parameters()) (is_head(np.second) ? head : enc).push_back(np);
+  std::vector<Tensor> enc_decay, enc_plain, head_decay, head_plain;
+  split_decay(enc, enc_decay, enc_plain);
+  split_decay(head, head_decay, head_plain);
+  std::vector<optim::ParamGroup> groups;
+  auto add = [&](std::vector<Tensor> ps, double group_lr, double wd) {
+    if (!ps.empty()) groups.push_back({.params = std::move(ps), .lr = group_lr, .weight_decay = wd});
+  };
+  add(enc_decay, lr, weight_decay);
+  add(enc_plain, lr, 0.0);
+  add(head_decay, head_lr, weight_decay);
+  add(head_plain, head_lr, 0.0);
+  CAIRN_CHECK(!groups.empty(), ValueError, "bert_param_groups: the model has no trainable parameter");
+  return groups;
+}
+
+BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, const data::MlmMasker& masker,
+                             const BertTrainOptions& o, const Tensor& val_ids) {
+  check_options(o, "pretrain_mlm");
+  check_ids(ids, "pretrain_mlm", "ids");
+  if (val_ids.defined()) check_ids(val_ids, "pretrain_mlm", "val_ids");
+  const int64_t pad = model.config().pad_id;
+  const int64_t N = ids.size(0);
+  const int64_t per_epoch = (N + o.batch_size - 1) / o.batch_size;
+  int64_t total = per_epoch * o.epochs;
+  if (o.max_steps > 0) total = std::min(total, o.max_steps);
+
+  std::vector<std::pair<std::string, Tensor>> named = model.named_parameters();
+  std::vector<Tensor> decay, plain;
+  split_decay(named, decay, plain);
+  std::vector<optim::ParamGroup> groups;
+  groups.push_back({.params = decay, .weight_decay = o.weight_decay});
+  if (!plain.empty()) groups.push_back({.params = plain, .weight_decay = 0.0});
+  optim::AdamW opt(groups, {.lr = o.lr, .weight_decay = o.weight_decay});
+  optim::LambdaLR sched(opt, warmup_linear(static_cast<int64_t>(o.warmup_fraction * total), total));
+  const std::vector<Tensor> params = trainable(model);
+
+  BertTrainReport report;
+  const auto t_all = Clock::now();
+  for (int64_t epoch = 0; epoch < o.epochs && report.steps < total; ++epoch) {
+    const auto t0 = Clock::now();
+    model.train();
+    const std::vector<int64_t> order = epoch_order(N, o.seed, epoch);
+    double loss_sum = 0;
+    int64_t chosen = 0, correct = 0;
+    for (int64_t s = 0; s < per_epoch && report.steps < total; ++s) {
+      const int64_t lo = s * o.batch_size, hi = std::min(N, lo + o.batch_size);
+      std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
+      data::MlmBatch b = masker.mask(gather_trimmed_rows(ids, idx, pad), epoch, idx);
+      if (b.num_chosen == 0) continue;
+      nn::MlmOutput out = model.mlm_loss(b.input_ids, b.labels, masker.options().ignore_index);
+      opt.zero_grad();
+      out.loss.backward();
+      if (o.clip_norm > 0) optim::clip_grad_norm_(params, o.clip_norm);
+      opt.step();
+      sched.step();
+      ++report.steps;
+      const auto M = static_cast<int64_t>(out.targets.numel());
+      loss_sum += finite_loss(out.loss, "pretrain_mlm", epoch, report.steps) * static_cast<double>(M);
+      chosen += M;
+      correct += out.correct;
+    }
+    BertEpoch e;
+    e.loss = chosen ? loss_sum / static_cast<double>(chosen) : 0;
+    e.accuracy = chosen ? static_cast<double>(correct) / static_cast<double>(chosen) : 0;
+    if (val_ids.defined()) {
+      model.eval();
+      NoGradGuard no_grad;
+      double vl = 0;
+      int64_t vm = 0, vc = 0;
+      const int64_t VN = val_ids.size(0);
+      for (int64_t lo = 0; lo < VN; lo += 256) {
+        std::vector<int64_t> idx;
+        for (int64_t i = lo; i < std::min(VN, lo + 256); ++i) idx.push_back(i);
+        data::MlmBatch b = masker.mask(gather_trimmed_rows(val_ids, idx, pad), -1, idx);
+        if (b.num_chosen == 0) continue;
+        nn::MlmOutput out = model.mlm_loss(b.input_ids, b.labels, masker.options().ignore_index);
+        const auto M = static_cast<int64_t>(out.targets.numel());
+        vl += out.loss.item() * static_cast<double>(M);
+        vm += M;
+        vc += out.correct;
+      }
+      e.val_loss = vm ? vl / static_cast<double>(vm) : 0;
+      e.val_accuracy = vm ? static_cast<double>(vc) / static_cast<double>(vm) : 0;
+      model.train();
+    }
+    e.seconds = since(t0);
+    report.epochs.push_back(e);
+    if (!finish_epoch(o, "mlm", epoch, e)) break;
+  }
+  report.seconds = since(t_all);
+  model.eval();
+  return report;
+}
+
+ClassifierScores evaluate_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
+                                     int64_t batch_size) {
+  check_ids(ids, "evaluate_classifier", "ids");
+  labels.check_dtype(DType::i64, "evaluate_classifier(labels)");
+  CAIRN_CHECK(labels.dim() == 1 && labels.size(0) == ids.size(0), ShapeError, "evaluate_classifier: labels ",
+              shape_str(labels.shape()), " must be (N) for ids ", shape_str(ids.shape()));
+  const bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard no_grad;
+  const int64_t N = ids.size(0);
+  const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
+  double loss = 0;
+  int64_t correct = 0;
+  for (int64_t lo = 0; lo < N; lo += batch_size) {
+    std::vector<int64_t> idx;
+    for (int64_t i = lo; i < std::min(N, lo + batch_size); ++i) idx.push_back(i);
+    Tensor logits = model.forward(gather_trimmed_rows(ids, idx, model.config().pad_id));
+    Tensor target = from_vector(std::vector<int64_t>(y.begin() + lo, y.begin() + lo + static_cast<int64_t>(idx.size())));
+    CrossEntropyOptions ce;
+    ce.reduction = "sum";
+    loss += cross_entropy(logits, target, ce).item();
+    const std::vector<int64_t> pred = argmax(logits, 1).to_vector<int64_t>();
+    for (size_t i = 0; i < idx.size(); ++i) correct += pred[i] == y[static_cast<size_t>(lo) + i];
+  }
+  model.train(was_training);
+  return {loss / static_cast<double>(N), static_cast<double>(correct) / static_cast<double>(N)};
+}
+
+BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
+                                    const BertTrainOptions& o, const Tensor& val_ids, const Tensor& val_labels) {
+  check_options(o, "finetune_classifier");
+  check_ids(ids, "finetune_classifier", "ids");
+  labels.check_dtype(DType::i64, "finetune_classifier(labels)");
+  CAIRN_CHECK(labels.dim() == 1 && labels.size(0) == ids.size(0), ShapeError, "finetune_classifier: labels ",
+              shape_str(labels.shape()), " must be (N) for ids ", shape_str(ids.shape()));
+  const int64_t pad = model.config().pad_id;
+  const int64_t N = ids.size(0);
+  const int64_t per_epoch = (N + o.batch_size - 1) / o.batch_size;
+  int64_t total = per_epoch * o.epochs;
+  if (o.max_steps > 0) total = std::min(total, o.max_steps);
+  const double head_lr = o.head_lr > 0 ? o.head_lr : o.lr;
+
+  // Groups over everything trainable now, so parameters frozen only for the first epochs are already in the
+  // optimizer when they are unfrozen (frozen ones get no gradient and are skipped by step()).
+  optim::AdamW opt(bert_param_groups(model, o.lr, head_lr, o.weight_decay), {.lr = o.lr, .weight_decay = o.weight_decay});
+  optim::LambdaLR sched(opt, warmup_linear(static_cast<int64_t>(o.warmup_fraction * total), total));
+  const std::vector<Tensor> all_params = trainable(model);
+  if (o.freeze_epochs > 0) model.freeze_encoder(o.trainable_top_blocks);
+
+  const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
+  BertTrainReport report;
+  const auto t_all = Clock::now();
+  for (int64_t epoch = 0; epoch < o.epochs && report.steps < total; ++epoch) {
+    if (o.freeze_epochs > 0 && epoch == o.freeze_epochs) model.unfreeze_encoder();
+    const auto t0 = Clock::now();
+    model.train();
+    const std::vector<int64_t> order = epoch_order(N, o.seed, epoch);
+    double loss_sum = 0;
+    int64_t seen = 0, correct = 0;
+    for (int64_t s = 0; s < per_epoch && report.steps < total; ++s) {
+      const int64_t lo = s * o.batch_size, hi = std::min(N, lo + o.batch_size);
+      std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
+      std::vector<int64_t> yb;
+      for (int64_t i : idx) yb.push_back(y[static_cast<size_t>(i)]);
+      Tensor logits = model.forward(gather_trimmed_rows(ids, idx, pad));
+      Tensor loss = cross_entropy(logits, from_vector(yb));
+      opt.zero_grad();
+      loss.backward();
+      if (o.clip_norm > 0) optim::clip_grad_norm_(all_params, o.clip_norm);
+      opt.step();
+      sched.step();
+      ++report.steps;
+      loss_sum += finite_loss(loss, "finetune_classifier", epoch, report.steps) * static_cast<double>(idx.size());
+      const std::vector<int64_t> pred = argmax(logits.detach(), 1).to_vector<int64_t>();
+      for (size_t i = 0; i < idx.size(); ++i) correct += pred[i] == yb[i];
+      seen += static_cast<int64_t>(idx.size());
+    }
+    BertEpoch e;
+    e.loss = loss_sum / static_cast<double>(std::max<int64_t>(1, seen));
+    e.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, seen));
+    if (val_ids.defined()) {
+      ClassifierScores v = evaluate_classifier(model, val_ids, val_labels);
+      e.val_loss = v.loss;
+      e.val_accuracy = v.accuracy;
+    }
+    e.seconds = since(t0);
+    report.epochs.push_back(e);
+    if (!finish_epoch(o, "finetune", epoch, e)) break;
+  }
+  report.seconds = since(t_all);
+  model.eval();
+  return report;
+}
+
+}  // namespace cairn::train
