@@ -1,9 +1,10 @@
 // CPU fused attention, forward with its backward below it (FlashAttention-2 on a CPU).
 //
 // Forward: for each (b, h) and tile of kQRows queries, visit the keys in tiles of kKCols; per tile compute the
-// scores S = scale * Q K^T + masks (kQRows x kKCols), update each row's running max m and sum l, rescale the
-// output accumulator and add P V. Only the output and lse = m + log(l) per row are kept; no (Tq, Tk) matrix.
-// Backward: recompute each score tile from q, k and lse (P = exp(S - lse)), then with D_i = dO_i . O_i:
+// scores S = scale * Q K^T + masks (kQRows x kKCols, one small GEMM), update each row's running max m and sum l,
+// rescale the output accumulator and add P V (a second GEMM). Only the output and lse = m + log(l) per row are kept; no (Tq, Tk) matrix.
+// Backward: recompute each score tile from q, k and lse (P = exp(S - lse)), then with D_i = dO_i . O_i (five GEMMs
+// per tile):
 //   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - D_i),  dQ += scale * dS K,  dK += scale * dS^T Q.
 // Work is split over (b, h) pairs: each writes only its own rows of dq, dk, dv, so there are no races and the
 // results do not depend on the thread count.
@@ -19,7 +20,7 @@
 namespace cairn::kernels::cpu {
 namespace {
 
-constexpr int64_t kQRows = 16;  // queries per tile
+constexpr int64_t kQRows = 32;  // queries per tile
 constexpr int64_t kKCols = 64;  // keys per tile
 
 // Element strides of a (B, H, T, D) view (last dim contiguous, checked by the op).
@@ -39,40 +40,35 @@ View4 view4(const Tensor& t) {
 }
 
 // The masks of one (b, h) pair.
-template <class T>
 struct Masks {
   const uint8_t* pad = nullptr;  // (Tk) or null
   View4 add;                     // additive (Tq, Tk) rows, or base null
-  int64_t b = 0, h = 0;
   int64_t causal_offset = 0;     // key j allowed for query i when j <= i + offset
   bool causal = false;
 };
 
-// Keys [0, limit) can be seen by some query of [i0, i1).
-int64_t key_limit(bool causal, int64_t offset, int64_t i1, int64_t Tk) {
-  return causal ? std::clamp<int64_t>(i1 - 1 + offset + 1, 0, Tk) : Tk;
+Masks masks_for(const Tensor& pad, const View4& add, int64_t b, int64_t Tq, int64_t Tk, bool causal) {
+  Masks m;
+  m.pad = pad.defined() ? static_cast<const uint8_t*>(pad.raw_data()) + b * Tk : nullptr;
+  m.add = add;
+  m.causal = causal;
+  m.causal_offset = Tk - Tq;
+  return m;
 }
 
-// s (rows x cols, row stride kKCols) = scale * q[i0 + r] . k[j0 + j] + masks, -inf where masked.
-// kt: scratch (D x kKCols), the key tile transposed so the inner loop runs over keys.
+// Keys [0, limit) can be seen by some query of [0, i1).
+int64_t key_limit(bool causal, int64_t offset, int64_t i1, int64_t Tk) {
+  return causal ? std::clamp<int64_t>(i1 + offset, 0, Tk) : Tk;
+}
+
+// s (rows x cols, row stride kKCols) = scale * q[i0 + r] . k[j0 + j] (one GEMM) + masks, -inf where masked.
 template <class T>
-void score_tile(const View4& q, const View4& k, int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0,
-                int64_t cols, int64_t D, T scale, const Masks<T>& mk, T* kt, T* s) {
-  for (int64_t j = 0; j < cols; ++j) {
-    const T* kr = k.row<T>(b, h, j0 + j);
-    for (int64_t d = 0; d < D; ++d) kt[d * kKCols + j] = kr[d];
-  }
+void score_tile(GemmKernel gemm, const View4& q, const View4& k, int64_t b, int64_t h, int64_t i0, int64_t rows,
+                int64_t j0, int64_t cols, int64_t D, double scale, const Masks& mk, T* s) {
+  gemm(false, true, rows, cols, D, scale, q.row<T>(b, h, i0), q.st, k.row<T>(b, h, j0), k.st, 0.0, s, kKCols);
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
-    const T* qr = q.row<T>(b, h, i0 + r);
     T* sr = s + r * kKCols;
-    for (int64_t j = 0; j < cols; ++j) sr[j] = 0;
-    for (int64_t d = 0; d < D; ++d) {
-      const T qd = qr[d];
-      const T* ktd = kt + d * kKCols;
-      for (int64_t j = 0; j < cols; ++j) sr[j] += qd * ktd[j];
-    }
-    for (int64_t j = 0; j < cols; ++j) sr[j] *= scale;
     if (mk.add.base) {
       const T* ar = mk.add.template row<T>(b, h, i0 + r) + j0;
       for (int64_t j = 0; j < cols; ++j) sr[j] += ar[j];
@@ -87,34 +83,22 @@ void score_tile(const View4& q, const View4& k, int64_t b, int64_t h, int64_t i0
   }
 }
 
-template <class T>
-Masks<T> masks_for(const Tensor& pad, const View4& add, int64_t b, int64_t h, int64_t Tq, int64_t Tk, bool causal) {
-  Masks<T> m;
-  m.pad = pad.defined() ? static_cast<const uint8_t*>(pad.raw_data()) + b * Tk : nullptr;
-  m.add = add;
-  m.b = b;
-  m.h = h;
-  m.causal = causal;
-  m.causal_offset = Tk - Tq;
-  return m;
-}
-
 // ---- forward ----
 
 template <class T>
-void attention_kernel(const Tensor& qt, const Tensor& kt_, const Tensor& vt, const Tensor& pad, const Tensor& mask,
+void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, const Tensor& pad, const Tensor& mask,
                       const Tensor& outt, const Tensor& lset, AttentionArgs a) {
   const int64_t B = qt.shape()[0], H = qt.shape()[1], Tq = qt.shape()[2], D = qt.shape()[3];
-  const int64_t Tk = kt_.shape()[2], Dv = vt.shape()[3];
-  const View4 q = view4(qt), k = view4(kt_), v = view4(vt), o = view4(outt), add = view4(mask);
+  const int64_t Tk = kt.shape()[2], Dv = vt.shape()[3];
+  const View4 q = view4(qt), k = view4(kt), v = view4(vt), o = view4(outt), add = view4(mask);
   T* lse = static_cast<T*>(lset.raw_data());
-  const T scale = static_cast<T>(a.scale);
+  const GemmKernel gemm = table<GemmKernel>("gemm").get(DeviceType::CPU, qt.dtype());
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
-    std::vector<T> ktile(D * kKCols), s(kQRows * kKCols), acc(kQRows * Dv), m(kQRows), l(kQRows);
+    std::vector<T> s(kQRows * kKCols), acc(kQRows * Dv), m(kQRows), l(kQRows);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
-      const Masks<T> mk = masks_for<T>(pad, add, b, h, Tq, Tk, a.causal);
+      const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
         const int64_t rows = std::min(kQRows, Tq - i0);
         std::fill(m.begin(), m.end(), kNegInf);
@@ -123,12 +107,16 @@ void attention_kernel(const Tensor& qt, const Tensor& kt_, const Tensor& vt, con
         const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
-          score_tile<T>(q, k, b, h, i0, rows, j0, cols, D, scale, mk, ktile.data(), s.data());
+          score_tile<T>(gemm, q, k, b, h, i0, rows, j0, cols, D, a.scale, mk, s.data());
+          // Online softmax: P = exp(S - m_new) in place, acc and l rescaled by exp(m_old - m_new).
           for (int64_t r = 0; r < rows; ++r) {
             T* sr = s.data() + r * kKCols;
             T mx = m[r];
             for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, sr[j]);
-            if (mx == kNegInf) continue;  // every key so far masked: nothing to add
+            if (mx == kNegInf) {  // every key so far masked: this tile adds nothing
+              for (int64_t j = 0; j < cols; ++j) sr[j] = 0;
+              continue;
+            }
             const T alpha = vec_exp(m[r] - mx);  // 0 on the first visible tile (m = -inf)
             T sum = 0;
             for (int64_t j = 0; j < cols; ++j) {
@@ -137,16 +125,13 @@ void attention_kernel(const Tensor& qt, const Tensor& kt_, const Tensor& vt, con
             }
             l[r] = l[r] * alpha + sum;
             m[r] = mx;
-            T* ar = acc.data() + r * Dv;
-            if (alpha != T(1))
+            if (alpha != T(1)) {
+              T* ar = acc.data() + r * Dv;
               for (int64_t d = 0; d < Dv; ++d) ar[d] *= alpha;
-            for (int64_t j = 0; j < cols; ++j) {
-              const T pj = sr[j];
-              if (pj == T(0)) continue;
-              const T* vr = v.row<T>(b, h, j0 + j);
-              for (int64_t d = 0; d < Dv; ++d) ar[d] += pj * vr[d];
             }
           }
+          // acc (rows, Dv) += P (rows, cols) @ V[j0 : j0 + cols] (cols, Dv)
+          gemm(false, false, rows, Dv, cols, 1.0, s.data(), kKCols, v.row<T>(b, h, j0), v.st, 1.0, acc.data(), Dv);
         }
         for (int64_t r = 0; r < rows; ++r) {
           T* orow = o.row<T>(b, h, i0 + r);
@@ -169,91 +154,70 @@ void attention_kernel(const Tensor& qt, const Tensor& kt_, const Tensor& vt, con
 // ---- backward ----
 
 template <class T>
-void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor& kt_, const Tensor& vt,
+void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor& kt, const Tensor& vt,
                                const Tensor& pad, const Tensor& mask, const Tensor& outt, const Tensor& lset,
                                const Tensor& dqt, const Tensor& dkt, const Tensor& dvt, AttentionArgs a) {
   const int64_t B = qt.shape()[0], H = qt.shape()[1], Tq = qt.shape()[2], D = qt.shape()[3];
-  const int64_t Tk = kt_.shape()[2], Dv = vt.shape()[3];
-  const View4 q = view4(qt), k = view4(kt_), v = view4(vt), o = view4(outt), dO = view4(dot), add = view4(mask);
+  const int64_t Tk = kt.shape()[2], Dv = vt.shape()[3];
+  const View4 q = view4(qt), k = view4(kt), v = view4(vt), o = view4(outt), dO = view4(dot), add = view4(mask);
   const View4 dq = view4(dqt), dk = view4(dkt), dv = view4(dvt);
   const T* lse = static_cast<const T*>(lset.raw_data());
   const T scale = static_cast<T>(a.scale);
+  const GemmKernel gemm = table<GemmKernel>("gemm").get(DeviceType::CPU, qt.dtype());
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
-    std::vector<T> ktile(D * kKCols), vtile(Dv * kKCols), s(kQRows * kKCols), dp(kQRows * kKCols), Di(Tq);
-    // dk, dv accumulate in contiguous scratch (Tk rows) and are written once at the end.
+    std::vector<T> s(kQRows * kKCols), dp(kQRows * kKCols), Di(kQRows), dqacc(kQRows * D);
+    // dk, dv accumulate over query tiles in contiguous scratch and are written once at the end.
     std::vector<T> dkacc(Tk * D), dvacc(Tk * Dv);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
-      const Masks<T> mk = masks_for<T>(pad, add, b, h, Tq, Tk, a.causal);
-      for (int64_t i = 0; i < Tq; ++i) {
-        const T* g = dO.row<T>(b, h, i);
-        const T* orow = o.row<T>(b, h, i);
-        T acc = 0;
-        for (int64_t d = 0; d < Dv; ++d) acc += g[d] * orow[d];
-        Di[i] = acc;
-      }
+      const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
       std::fill(dkacc.begin(), dkacc.end(), T(0));
       std::fill(dvacc.begin(), dvacc.end(), T(0));
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
         const int64_t rows = std::min(kQRows, Tq - i0);
         const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
-        if (dq.base)
-          for (int64_t r = 0; r < rows; ++r) std::fill_n(dq.row<T>(b, h, i0 + r), D, T(0));
+        for (int64_t r = 0; r < rows; ++r) {  // D_i = dO_i . O_i
+          const T* g = dO.row<T>(b, h, i0 + r);
+          const T* orow = o.row<T>(b, h, i0 + r);
+          T acc = 0;
+          for (int64_t d = 0; d < Dv; ++d) acc += g[d] * orow[d];
+          Di[r] = acc;
+        }
+        std::fill(dqacc.begin(), dqacc.end(), T(0));
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
-          score_tile<T>(q, k, b, h, i0, rows, j0, cols, D, scale, mk, ktile.data(), s.data());
-          for (int64_t j = 0; j < cols; ++j) {
-            const T* vr = v.row<T>(b, h, j0 + j);
-            for (int64_t d = 0; d < Dv; ++d) vtile[d * kKCols + j] = vr[d];
-          }
-          for (int64_t r = 0; r < rows; ++r) {
-            const int64_t i = i0 + r;
-            T* sr = s.data() + r * kKCols;  // becomes P, then dS
-            T* dpr = dp.data() + r * kKCols;
-            const T li = lse[p * Tq + i];
+          score_tile<T>(gemm, q, k, b, h, i0, rows, j0, cols, D, a.scale, mk, s.data());
+          for (int64_t r = 0; r < rows; ++r) {  // P = exp(S - lse), 0 where masked
+            T* sr = s.data() + r * kKCols;
+            const T li = lse[p * Tq + i0 + r];
             if (li == -std::numeric_limits<T>::infinity()) {
               for (int64_t j = 0; j < cols; ++j) sr[j] = 0;
-              continue;
-            }
-            for (int64_t j = 0; j < cols; ++j) sr[j] = vec_exp(sr[j] - li);
-            // dV[j] += P[r, j] * dO[r]
-            const T* g = dO.row<T>(b, h, i);
-            for (int64_t j = 0; j < cols; ++j) {
-              const T pj = sr[j];
-              if (pj == T(0)) continue;
-              T* dvr = dvacc.data() + (j0 + j) * Dv;
-              for (int64_t d = 0; d < Dv; ++d) dvr[d] += pj * g[d];
-            }
-            // dP[r, j] = dO[r] . V[j]
-            for (int64_t j = 0; j < cols; ++j) dpr[j] = 0;
-            for (int64_t d = 0; d < Dv; ++d) {
-              const T gd = g[d];
-              const T* vtd = vtile.data() + d * kKCols;
-              for (int64_t j = 0; j < cols; ++j) dpr[j] += gd * vtd[j];
-            }
-            // dS = P * (dP - D_i) * scale (the scale of S = scale * q k^T folded in)
-            const T di = Di[i];
-            for (int64_t j = 0; j < cols; ++j) sr[j] = sr[j] * (dpr[j] - di) * scale;
-            // dQ[r] += dS[r, :] K (axpy over rows of K: vectorises without reassociating a reduction)
-            if (dq.base) {
-              T* dqr = dq.row<T>(b, h, i);
-              for (int64_t j = 0; j < cols; ++j) {
-                const T sj = sr[j];
-                if (sj == T(0)) continue;
-                const T* kr = k.row<T>(b, h, j0 + j);
-                for (int64_t d = 0; d < D; ++d) dqr[d] += sj * kr[d];
-              }
-            }
-            // dK[j] += dS[r, j] * Q[r]
-            const T* qr = q.row<T>(b, h, i);
-            for (int64_t j = 0; j < cols; ++j) {
-              const T sj = sr[j];
-              if (sj == T(0)) continue;
-              T* dkr = dkacc.data() + (j0 + j) * D;
-              for (int64_t d = 0; d < D; ++d) dkr[d] += sj * qr[d];
+            } else {
+              for (int64_t j = 0; j < cols; ++j) sr[j] = vec_exp(sr[j] - li);
             }
           }
+          // dV[j0 : j0 + cols] += P^T (cols, rows) @ dO (rows, Dv)
+          gemm(true, false, cols, Dv, rows, 1.0, s.data(), kKCols, dO.row<T>(b, h, i0), dO.st, 1.0,
+               dvacc.data() + j0 * Dv, Dv);
+          // dP (rows, cols) = dO (rows, Dv) @ V^T
+          gemm(false, true, rows, cols, Dv, 1.0, dO.row<T>(b, h, i0), dO.st, v.row<T>(b, h, j0), v.st, 0.0, dp.data(),
+               kKCols);
+          // dS = P * (dP - D_i) * scale (the scale of S = scale * q k^T folded in), in place of P
+          for (int64_t r = 0; r < rows; ++r) {
+            T* sr = s.data() + r * kKCols;
+            const T* dpr = dp.data() + r * kKCols;
+            const T di = Di[r];
+            for (int64_t j = 0; j < cols; ++j) sr[j] = sr[j] * (dpr[j] - di) * scale;
+          }
+          // dQ (rows, D) += dS (rows, cols) @ K[j0 : j0 + cols];  dK[j0 : j0 + cols] += dS^T @ Q (rows, D)
+          if (dq.base)
+            gemm(false, false, rows, D, cols, 1.0, s.data(), kKCols, k.row<T>(b, h, j0), k.st, 1.0, dqacc.data(), D);
+          if (dk.base)
+            gemm(true, false, cols, D, rows, 1.0, s.data(), kKCols, q.row<T>(b, h, i0), q.st, 1.0,
+                 dkacc.data() + j0 * D, D);
         }
+        if (dq.base)
+          for (int64_t r = 0; r < rows; ++r) std::copy_n(dqacc.data() + r * D, D, dq.row<T>(b, h, i0 + r));
       }
       if (dk.base)
         for (int64_t j = 0; j < Tk; ++j) std::copy_n(dkacc.data() + j * D, D, dk.row<T>(b, h, j));
