@@ -1,6 +1,7 @@
 // Datasets, the DataLoader and augmentation: composition, splits, padding, and determinism across workers.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "cairn/core/core.h"
@@ -140,6 +141,69 @@ TEST(Datasets, ConcatSubsetRepeat) {
   EXPECT_EQ(r.size(), 6);
   EXPECT_EQ(r.get(4, g)[1].item(), 1);
   EXPECT_THROW(c.get(8, g), IndexError);
+}
+
+// The warp's fast interior path against the plain per-pixel formula (rotation, shift, zoom about the center,
+// bilinear, the fill mode for neighbours outside), with the parameters drawn in augment_image's order.
+static std::vector<float> reference_affine(const Tensor& x, const AugmentOptions& o, Generator g) {
+  const int64_t H = x.size(1), W = x.size(2);
+  const double theta = (g.uniform() * 2 - 1) * o.rotation_range * M_PI / 180.0;
+  const double tx = (g.uniform() * 2 - 1) * o.height_shift_range * double(H);
+  const double ty = (g.uniform() * 2 - 1) * o.width_shift_range * double(W);
+  const double zx = 1 + (g.uniform() * 2 - 1) * o.zoom_range, zy = 1 + (g.uniform() * 2 - 1) * o.zoom_range;
+  const double oy = (double(H) - 1) / 2, ox = (double(W) - 1) / 2;
+  auto src = x.to_vector<float>();
+  auto pixel = [&](int64_t i, int64_t j) -> double {
+    auto fix = [&](int64_t k, int64_t n) -> int64_t {
+      if (k >= 0 && k < n) return k;
+      if (o.fill_mode == "nearest") return k < 0 ? 0 : n - 1;
+      if (o.fill_mode == "constant") return -1;
+      if (o.fill_mode == "reflect") {
+        const int64_t m = ((k % (2 * n)) + 2 * n) % (2 * n);
+        return m < n ? m : 2 * n - 1 - m;
+      }
+      return ((k % n) + n) % n;
+    };
+    i = fix(i, H);
+    j = fix(j, W);
+    return i < 0 || j < 0 ? o.cval : src[size_t(i * W + j)];
+  };
+  std::vector<float> out(size_t(H * W));
+  for (int64_t r = 0; r < H; ++r)
+    for (int64_t c = 0; c < W; ++c) {
+      const double yr = double(r) - oy, xr = double(c) - ox;
+      const double sy = std::cos(theta) * zx * yr - std::sin(theta) * zy * xr + oy + tx;
+      const double sx = std::sin(theta) * zx * yr + std::cos(theta) * zy * xr + ox + ty;
+      const int64_t y0 = int64_t(std::floor(sy)), x0 = int64_t(std::floor(sx));
+      const double wy = sy - double(y0), wx = sx - double(x0);
+      out[size_t(r * W + c)] = float((1 - wy) * (1 - wx) * pixel(y0, x0) + (1 - wy) * wx * pixel(y0, x0 + 1) +
+                                     wy * (1 - wx) * pixel(y0 + 1, x0) + wy * wx * pixel(y0 + 1, x0 + 1));
+    }
+  return out;
+}
+
+TEST(Augment, AffineWarpMatchesThePerPixelFormula) {
+  Generator gx(3);
+  Tensor x = uniform({1, 28, 28}, 0, 1, DType::f32, &gx);
+  for (const char* fill : {"nearest", "constant", "reflect", "wrap"}) {
+    for (double scale : {1.0, 4.0}) {  // Keras's reference ranges, and large ones that sample far outside
+      AugmentOptions o;
+      o.rotation_range = 10 * scale;
+      o.width_shift_range = 0.1 * scale;
+      o.height_shift_range = 0.1 * scale;
+      o.zoom_range = 0.1 * scale > 0.9 ? 0.9 : 0.1 * scale;
+      o.fill_mode = fill;
+      o.cval = 0.25;
+      for (uint64_t seed = 0; seed < 20; ++seed) {
+        Generator g(seed);
+        const std::vector<float> want = reference_affine(x, o, g);
+        const std::vector<float> got = augment_image(x, o, g).to_vector<float>();
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 1e-5) << fill << " scale " << scale << " seed " << seed << " pixel " << i;
+      }
+    }
+  }
 }
 
 TEST(Augment, IdentityWhenOff) {

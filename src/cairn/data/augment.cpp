@@ -61,35 +61,51 @@ Tensor augment_image(const Tensor& x, const AugmentOptions& o, Generator& g) {
   const float* s = src.data<float>();
   float* dst = out.data<float>();
   const bool affine = theta != 0 || tx != 0 || ty != 0 || zx != 1 || zy != 1;
+  const float fill = static_cast<float>(o.cval);
   for (int64_t ch = 0; ch < C; ++ch) {
     const float* sp = s + ch * H * W;
     float* dp = dst + ch * H * W;
-    for (int64_t r = 0; r < H; ++r)
+    for (int64_t r = 0; r < H; ++r) {
+      // Crop with padding shifts the sampling window (zeros outside the padded image).
+      const int64_t rr = r + cy;
+      const double yr = static_cast<double>(rr) - oy;
+      const double row_y = a * yr + oy + tx, row_x = c2 * yr + ox + ty;  // the row's part of M * (yr, xr) + ...
       for (int64_t col = 0; col < W; ++col) {
-        // Crop with padding: shift the sampling window (zeros outside the padded image).
-        const int64_t rr = r + cy, cc0 = flip ? W - 1 - col : col;
-        const int64_t cc = cc0 + cx;
+        const int64_t cc = (flip ? W - 1 - col : col) + cx;
         float v;
         if (!affine) {
-          v = (rr >= 0 && rr < H && cc >= 0 && cc < W) ? sp[rr * W + cc] : (o.crop_padding ? 0.0f : static_cast<float>(o.cval));
+          v = (rr >= 0 && rr < H && cc >= 0 && cc < W) ? sp[rr * W + cc] : (o.crop_padding ? 0.0f : fill);
         } else {
-          const double yr = static_cast<double>(rr) - oy, xr = static_cast<double>(cc) - ox;
-          const double sy = a * yr + b * xr + oy + tx, sx = c2 * yr + d * xr + ox + ty;
+          const double xr = static_cast<double>(cc) - ox;
+          const double sy = row_y + b * xr, sx = row_x + d * xr;
           const double fy = std::floor(sy), fx = std::floor(sx);
           const double wy = sy - fy, wx = sx - fx;
-          double acc = 0;
-          for (int dy = 0; dy < 2; ++dy)
-            for (int dx = 0; dx < 2; ++dx) {
-              const double w = (dy ? wy : 1 - wy) * (dx ? wx : 1 - wx);
-              if (w == 0) continue;
-              const int64_t iy = fill_index(static_cast<int64_t>(fy) + dy, H, mode);
-              const int64_t ix = fill_index(static_cast<int64_t>(fx) + dx, W, mode);
-              acc += w * ((iy < 0 || ix < 0) ? o.cval : sp[iy * W + ix]);
-            }
+          const int64_t y0 = static_cast<int64_t>(fy), x0 = static_cast<int64_t>(fx);
+          double acc;
+          if (y0 >= 0 && y0 + 1 < H && x0 >= 0 && x0 + 1 < W) {
+            // All four neighbours inside (most pixels): no fill-mode lookups. Same terms in the same order as
+            // below, so both paths give the same bits.
+            const float* p = sp + y0 * W + x0;
+            acc = (1 - wy) * (1 - wx) * p[0];
+            acc += (1 - wy) * wx * p[1];
+            acc += wy * (1 - wx) * p[W];
+            acc += wy * wx * p[W + 1];
+          } else {
+            acc = 0;
+            for (int dy = 0; dy < 2; ++dy)
+              for (int dx = 0; dx < 2; ++dx) {
+                const double w = (dy ? wy : 1 - wy) * (dx ? wx : 1 - wx);
+                if (w == 0) continue;
+                const int64_t iy = fill_index(y0 + dy, H, mode);
+                const int64_t ix = fill_index(x0 + dx, W, mode);
+                acc += w * ((iy < 0 || ix < 0) ? o.cval : sp[iy * W + ix]);
+              }
+          }
           v = static_cast<float>(acc);
         }
         dp[r * W + col] = v;
       }
+    }
     if (bright != 0 || contrast != 1) {
       double mean = 0;
       for (int64_t i = 0; i < H * W; ++i) mean += dp[i];
