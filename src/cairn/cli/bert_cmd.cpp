@@ -1,0 +1,272 @@
+// cairn train for BERT-style encoders (model.type: bert_mlm | bert_classifier); cmd_train hands such configs here.
+//
+//   model.type: bert_mlm         masked-language-model pretraining on the TRAINING split's texts (labels unused);
+//                                writes <dir>/encoder.safetensors (weights + config) and <dir>/tokenizer.json
+//   model.type: bert_classifier  fine-tuning with a classification head; model.pretrained names an encoder file
+//                                (its config and tokenizer.json beside it are used; init: scratch keeps them but
+//                                starts from random weights); reports validation/test accuracy, writes
+//                                <dir>/classifier.safetensors and <dir>/tokenizer.json
+// See examples/mr_bert_pretrain.yaml and examples/mr_bert_finetune.yaml for every key.
+#include <cstdio>
+#include <filesystem>
+
+#include "cairn/cli/bert_cmd.h"
+#include "cairn/cli/commands.h"
+#include "cairn/cli/config.h"
+#include "cairn/core/kernels/threading.h"
+#include "cairn/core/ops/ops.h"
+#include "cairn/data/dataset.h"
+#include "cairn/data/mlm.h"
+#include "cairn/data/text.h"
+#include "cairn/nn/bert.h"
+#include "cairn/text/vocab_prune.h"
+#include "cairn/text/wordpiece_tokenizer.h"
+#include "cairn/train/bert_train.h"
+
+namespace cairn::cli {
+namespace fs = std::filesystem;
+namespace {
+
+struct Texts {
+  std::vector<std::string> texts;
+  std::vector<int64_t> labels;
+};
+struct BertData {
+  Texts train, val, test;
+  std::vector<std::string> class_names;
+};
+
+// data: {dataset: text, files: {label: path, ...} | path: labelled lines, encoding, split, tokenizer, max_length}
+BertData read_data(const Config& d) {
+  d.check_keys({"dataset", "files", "path", "separator", "encoding", "split", "tokenizer", "max_length"});
+  if (d.get<std::string>("dataset", "text") != "text")
+    d.fail("BERT models read labelled sentences: dataset must be 'text'", "dataset");
+  data::TextDataset ds;
+  if (d.has("files")) {
+    Config f = d.section("files");
+    std::vector<std::pair<std::string, fs::path>> list;
+    for (const std::string& label : f.keys()) list.emplace_back(label, f.require<std::string>(label));
+    ds = data::load_text_per_label(list);
+  } else {
+    data::LabeledLinesOptions o;
+    o.separator = d.get<std::string>("separator", "\t").at(0);
+    ds = data::load_labeled_lines(d.require<std::string>("path"), o);
+  }
+  const std::string enc = d.get<std::string>("encoding", "auto");
+  if (enc != "auto" && enc != "utf-8" && enc != "latin-1") d.fail("encoding must be auto, utf-8 or latin-1", "encoding");
+  if (enc != "utf-8") data::convert_latin1_to_utf8(ds);
+
+  Config s = d.section("split");
+  s.check_keys({"validation", "test", "seed", "stratify"});
+  const double v = s.get<double>("validation", 0.0), t = s.get<double>("test", 0.1);
+  if (v < 0 || t < 0 || v + t >= 1) s.fail("validation and test must be >= 0 with validation + test < 1");
+  const auto seed = s.get<uint64_t>("seed", 2005);
+  const bool stratify = s.get<bool>("stratify", true);
+  const auto n = static_cast<int64_t>(ds.size());
+  // Without validation the split is the two-way one of bench/mr_bert.cpp, so both give the same test set.
+  auto parts = v > 0 ? data::split_indices(n, {1 - v - t, v, t}, seed, stratify ? &ds.labels : nullptr)
+                     : data::split_indices(n, {1 - t, t}, seed, stratify ? &ds.labels : nullptr);
+  if (v <= 0) parts.insert(parts.begin() + 1, std::vector<int64_t>{});
+  BertData out;
+  out.class_names = ds.class_names;
+  Texts* dst[3] = {&out.train, &out.val, &out.test};
+  for (int p = 0; p < 3; ++p)
+    for (int64_t i : parts[static_cast<size_t>(p)]) {
+      dst[p]->texts.push_back(ds.texts[static_cast<size_t>(i)]);
+      dst[p]->labels.push_back(ds.labels[static_cast<size_t>(i)]);
+    }
+  std::printf("Data: %zu examples, %zu classes: %zu train, %zu validation, %zu test (seed %llu)\n", ds.size(),
+              ds.class_names.size(), out.train.texts.size(), out.val.texts.size(), out.test.texts.size(),
+              static_cast<unsigned long long>(seed));
+  return out;
+}
+
+// tokenizer: {type: wordpiece, vocab: vocab.txt, min_count: N (prune to the training texts; 0 = keep all),
+//             lowercase} or {type: saved, path: tokenizer.json}
+std::unique_ptr<text::Tokenizer> make_tokenizer(const Config& d, const std::vector<std::string>& train_texts,
+                                                const std::string& fallback_saved) {
+  if (!d.has("tokenizer")) {
+    if (fallback_saved.empty())
+      d.fail("needs tokenizer: {type: wordpiece, vocab: vocab.txt} (or model.pretrained, whose tokenizer.json is used)");
+    return text::load_tokenizer(fallback_saved);
+  }
+  Config t = d.section("tokenizer");
+  t.check_keys({"type", "vocab", "min_count", "lowercase", "path"});
+  const std::string type = t.require<std::string>("type");
+  if (type == "saved") return text::load_tokenizer(t.require<std::string>("path"));
+  if (type != "wordpiece") t.fail("BERT models take a wordpiece or saved tokenizer, got '" + type + "'", "type");
+  text::WordPieceOptions o;
+  o.lower_case = t.get<bool>("lowercase", true);
+  auto full = text::WordPieceTokenizer::from_vocab_file(t.require<std::string>("vocab"), o);
+  const auto min_count = t.get<int64_t>("min_count", 0);
+  if (min_count < 0) t.fail("min_count must be >= 0 (0 keeps the whole vocabulary)", "min_count");
+  if (min_count == 0) return std::make_unique<text::WordPieceTokenizer>(std::move(full));
+  auto pruned = text::prune_wordpiece_vocab(full, train_texts, static_cast<size_t>(min_count));
+  std::printf("Tokenizer: WordPiece pruned to %zu of %zu pieces (min_count %lld on the training split)\n",
+              pruned.vocab_size(), full.vocab_size(), static_cast<long long>(min_count));
+  return std::make_unique<text::WordPieceTokenizer>(std::move(pruned));
+}
+
+std::string vocab_fingerprint(const text::Tokenizer& tok) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < tok.vocab_size(); ++i)
+    for (char c : tok.id_to_token(static_cast<int32_t>(i)) + "\n") {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ULL;
+    }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s-%zu-%016llx", tok.type().c_str(), tok.vocab_size(), static_cast<unsigned long long>(h));
+  return buf;
+}
+
+nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int64_t max_length, uint64_t seed) {
+  nn::BertConfig c;
+  c.vocab_size = static_cast<int64_t>(tok.vocab_size());
+  c.max_position = max_length;
+  c.num_layers = m.get<int64_t>("layers", 2);
+  c.num_heads = m.get<int64_t>("heads", 4);
+  c.hidden = m.get<int64_t>("width", 128);
+  c.mlp_dim = m.get<int64_t>("mlp_width", -1);
+  c.dropout = m.get<double>("dropout", 0.1);
+  const auto pad = tok.special_token_ids().pad;
+  if (!pad) m.fail("the tokenizer has no [PAD] token; BERT models need a BERT-style WordPiece vocabulary");
+  c.pad_id = *pad;
+  c.vocab_id = vocab_fingerprint(tok);
+  c.seed = seed;
+  try {
+    nn::validate(c);
+  } catch (const ValueError& e) {
+    m.fail(e.what());
+  }
+  return c;
+}
+
+train::BertTrainOptions train_options(const Config& comp, const Config& fit, uint64_t seed) {
+  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose"});
+  Config opt = comp.section("optimizer");
+  opt.check_keys({"name", "lr", "head_lr", "weight_decay"});
+  if (opt.get<std::string>("name", "adamw") != "adamw") opt.fail("BERT training uses adamw", "name");
+  train::BertTrainOptions o;
+  o.epochs = fit.get<int64_t>("epochs", 4);
+  o.batch_size = fit.get<int64_t>("batch_size", 32);
+  o.max_steps = fit.get<int64_t>("max_steps", 0);
+  o.verbose = fit.get<int>("verbose", 1);
+  o.lr = opt.get<double>("lr", 1e-4);
+  o.head_lr = opt.get<double>("head_lr", -1.0);
+  o.weight_decay = opt.get<double>("weight_decay", 0.01);
+  o.warmup_fraction = comp.get<double>("warmup", 0.1);
+  o.clip_norm = comp.get<double>("clip_grad_norm", 1.0);
+  o.seed = seed;
+  if (o.epochs < 1) fit.fail("epochs must be >= 1", "epochs");
+  if (o.batch_size < 1) fit.fail("batch_size must be >= 1", "batch_size");
+  if (!(o.lr > 0)) opt.fail("lr must be positive", "lr");
+  if (o.warmup_fraction < 0 || o.warmup_fraction >= 1) comp.fail("warmup (a fraction of all steps) must be in [0, 1)", "warmup");
+  return o;
+}
+
+}  // namespace
+
+bool is_bert_config(const Config& cfg) {
+  Config model = cfg.section("model");
+  return model.has("type") && model.get<std::string>("type", "").rfind("bert_", 0) == 0;
+}
+
+int cmd_train_bert(const Config& cfg, const std::string& config_path) {
+  cfg.check_keys({"name", "seed", "threads", "data", "model", "compile", "fit", "outputs"});
+  const auto seed = cfg.get<uint64_t>("seed", 1);
+  if (cfg.has("threads") && !threads_set_by_flag) set_num_threads(cfg.get<int>("threads", 2));
+  manual_seed(seed);
+  Config model = cfg.section("model"), data_cfg = cfg.section("data"), comp = cfg.section("compile"),
+         fit = cfg.section("fit"), outputs = cfg.section("outputs");
+  outputs.check_keys({"dir"});
+  const std::string name = cfg.get<std::string>("name", fs::path(config_path).stem().string());
+  const fs::path dir = outputs.get<std::string>("dir", "runs/" + name);
+  const std::string type = model.require<std::string>("type");
+  const auto max_length = data_cfg.get<int64_t>("max_length", 64);
+  if (max_length < 3) data_cfg.fail("max_length must be >= 3 ([CLS], a token, [SEP])", "max_length");
+
+  if (type == "bert_mlm") {
+    model.check_keys({"type", "layers", "heads", "width", "mlp_width", "dropout"});
+    comp.check_keys({"optimizer", "warmup", "clip_grad_norm", "mlm"});
+    Config mlm_cfg = comp.section("mlm");
+    mlm_cfg.check_keys({"probability", "mask", "random"});
+    train::BertTrainOptions o = train_options(comp, fit, seed);
+    BertData d = read_data(data_cfg);
+    auto tok = make_tokenizer(data_cfg, d.train.texts, "");
+    const nn::BertConfig bc = bert_config_from(model, *tok, max_length, seed);
+    data::MlmOptions mo;
+    mo.mask_probability = mlm_cfg.get<double>("probability", 0.15);
+    mo.replace_with_mask = mlm_cfg.get<double>("mask", 0.8);
+    mo.replace_with_random = mlm_cfg.get<double>("random", 0.1);
+    data::MlmMasker masker(*tok, mo, seed);
+    // Pretraining sees the training texts only (never validation or test).
+    data::EncodedTexts enc = data::encode_for_encoder(*tok, d.train.texts, max_length);
+    Tensor val = d.val.texts.empty() ? Tensor() : data::encode_for_encoder(*tok, d.val.texts, max_length).input_ids;
+    nn::BertForMaskedLM mlm(bc);
+    std::printf("Model: BertForMaskedLM, %d layers, width %lld, %lld parameters; %lld rows (%lld truncated to %lld)\n",
+                static_cast<int>(bc.num_layers), static_cast<long long>(bc.hidden),
+                static_cast<long long>(mlm.count_params()), static_cast<long long>(enc.input_ids.size(0)),
+                static_cast<long long>(enc.truncated), static_cast<long long>(max_length));
+    train::BertTrainReport r = train::pretrain_mlm(mlm, enc.input_ids, masker, o, val);
+    fs::create_directories(dir);
+    tok->save((dir / "tokenizer.json").string());
+    nn::save_pretrained_bert((dir / "encoder.safetensors").string(), mlm);
+    std::printf("Pretrained %lld steps in %.1f s; wrote %s and %s\n", static_cast<long long>(r.steps), r.seconds,
+                (dir / "encoder.safetensors").c_str(), (dir / "tokenizer.json").c_str());
+    return 0;
+  }
+  if (type != "bert_classifier") model.fail("unknown BERT model type '" + type + "'; valid: bert_mlm, bert_classifier", "type");
+
+  model.check_keys({"type", "pretrained", "init", "layers", "heads", "width", "mlp_width", "dropout", "pooling",
+                    "head_dropout", "freeze_epochs", "trainable_top_blocks"});
+  comp.check_keys({"optimizer", "warmup", "clip_grad_norm"});
+  train::BertTrainOptions o = train_options(comp, fit, seed);
+  o.freeze_epochs = model.get<int64_t>("freeze_epochs", 0);
+  o.trainable_top_blocks = model.get<int64_t>("trainable_top_blocks", 0);
+  const std::string pretrained = model.get<std::string>("pretrained", "");
+  const std::string init = model.get<std::string>("init", "pretrained");
+  if (init != "pretrained" && init != "scratch") model.fail("init must be 'pretrained' or 'scratch'", "init");
+  if (pretrained.empty() && init == "pretrained")
+    model.fail("needs pretrained: path/to/encoder.safetensors (written by a bert_mlm run), or init: scratch");
+  const std::string saved_tok = pretrained.empty() ? "" : (fs::path(pretrained).parent_path() / "tokenizer.json").string();
+  BertData d = read_data(data_cfg);
+  auto tok = make_tokenizer(data_cfg, d.train.texts, saved_tok);
+  nn::BertConfig bc = bert_config_from(model, *tok, max_length, seed);
+  if (!pretrained.empty()) {
+    nn::BertConfig fc = nn::bert_config_from_file(pretrained);
+    fc.dropout = bc.dropout;
+    fc.seed = seed;
+    if (fc.vocab_id != bc.vocab_id)
+      model.fail("the encoder " + pretrained + " was pretrained with another vocabulary (" + fc.vocab_id + ") than the "
+                 "data's tokenizer (" + bc.vocab_id + "); leave data.tokenizer out to use " + saved_tok, "pretrained");
+    if (fc.max_position != max_length)
+      data_cfg.fail(detail::cat("max_length ", max_length, " differs from the encoder's max_position ", fc.max_position),
+                    "max_length");
+    bc = fc;
+  }
+  nn::BertClassifier clf(bc, static_cast<int64_t>(d.class_names.size()),
+                         {.pooling = model.get<std::string>("pooling", "mean"),
+                          .dropout = model.get<double>("head_dropout", 0.1)});
+  if (init == "pretrained") {
+    nn::PretrainedLoad r = nn::load_pretrained_bert(pretrained, clf);
+    std::printf("Pretrained encoder %s: %s\n", pretrained.c_str(), r.report().c_str());
+  } else {
+    std::printf("Encoder: random initialisation (init: scratch)\n");
+  }
+  auto ids = [&](const Texts& t) { return data::encode_for_encoder(*tok, t.texts, max_length).input_ids; };
+  const bool has_val = !d.val.texts.empty(), has_test = !d.test.texts.empty();
+  Tensor xv = has_val ? ids(d.val) : Tensor(), yv = has_val ? from_vector(d.val.labels) : Tensor();
+  train::BertTrainReport r = train::finetune_classifier(clf, ids(d.train), from_vector(d.train.labels), o, xv, yv);
+  std::printf("Fine-tuned %lld steps in %.1f s\n", static_cast<long long>(r.steps), r.seconds);
+  if (has_test) {
+    train::ClassifierScores s = train::evaluate_classifier(clf, ids(d.test), from_vector(d.test.labels));
+    std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", s.loss, s.accuracy, d.test.texts.size());
+  }
+  fs::create_directories(dir);
+  tok->save((dir / "tokenizer.json").string());
+  nn::save_pretrained_bert((dir / "classifier.safetensors").string(), clf, clf.config());
+  std::printf("Wrote %s\n", (dir / "classifier.safetensors").c_str());
+  return 0;
+}
+
+}  // namespace cairn::cli
