@@ -195,6 +195,12 @@ TEST_F(PipelineTest, ImageFolderWithAugmentationIsTheSameWithOneOrTwoWorkers) {
     fs::create_directories(dir_ / "img" / names[l]);
     write_png(dir_ / "img" / names[l] / (std::to_string(i) + ".png"), &fm.train.images.data[size_t(i) * 784], 28, 28);
   }
+  Result in = cairn_cmd({"data", "inspect", (dir_ / "img").string()});
+  ASSERT_EQ(in.code, 0) << in.err;
+  EXPECT_NE(in.out.find("images: 240"), std::string::npos) << in.out;
+  EXPECT_TRUE(std::regex_search(in.out, std::regex("28x28x1 +240"))) << in.out;
+  EXPECT_TRUE(std::regex_search(in.out, std::regex("sneaker +80 +33.3%"))) << in.out;
+
   auto cfg_for = [&](int workers, const std::string& run) {
     return write("i.yaml", "seed: 5\ndata:\n  dataset: image_folder\n  path: " + (dir_ / "img").string() +
                                "\n  size: [24, 24]\n  channels: 1\n"

@@ -7,6 +7,7 @@
 #include "cairn/cli/cli.h"
 #include "cairn/cli/commands.h"
 #include "cairn/cli/config.h"
+#include "cairn/cli/data_cmds.h"
 #include "cairn/core/kernels/threading.h"
 #include "cairn/train/model.h"
 
@@ -25,6 +26,7 @@ const char* kUsage =
     "  predict MODEL INPUT [--top K]              class predictions for an IDX file or a PNG/JPEG image\n"
     "  summary MODEL|CONFIG.yaml                  the layer table with output shapes and parameter counts\n"
     "  info                                       threads and registered kernels\n"
+    "  data inspect|split|shard ...               look at a data file; split it; tokenize text into shards\n"
     "  generate MODEL --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
     "                                             sample text from a language model (docs/language_models.md)\n"
     "\n"
@@ -65,6 +67,7 @@ int run(const std::vector<std::string>& all) {
     if (cmd == "predict") return cmd_predict(args);
     if (cmd == "summary") return cmd_summary(args);
     if (cmd == "info") return cmd_info(args);
+    if (cmd == "data") return cmd_data(args);
     if (cmd == "generate") return cmd_generate(args);
     std::fprintf(stderr, "cairn: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
