@@ -49,20 +49,6 @@ std::string shared_dir() {
   return (kRepo / ".." / "shared").string();
 }
 
-// FNV-1a over the tokens in id order: identifies a vocabulary in the encoder's metadata.
-std::string vocab_fingerprint(const text::Tokenizer& tok) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < tok.vocab_size(); ++i) {
-    for (char c : tok.id_to_token(static_cast<int32_t>(i)) + "\n") {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ULL;
-    }
-  }
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "wordpiece-%zu-%016llx", tok.vocab_size(), static_cast<unsigned long long>(h));
-  return buf;
-}
-
 struct Split {
   std::vector<std::string> texts;
   std::vector<int64_t> labels;
@@ -131,7 +117,7 @@ nn::BertConfig model_config(const Args& a, const text::Tokenizer& tok) {
   c.hidden = static_cast<int64_t>(a.num("hidden", 128));
   c.dropout = a.num("dropout", 0.1);
   c.pad_id = *tok.special_token_ids().pad;
-  c.vocab_id = vocab_fingerprint(tok);
+  c.vocab_id = text::vocab_fingerprint(tok);
   c.seed = static_cast<uint64_t>(a.num("seed", 1));
   return c;
 }
@@ -189,7 +175,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
     cfg.dropout = a.num("dropout", 0.1);
     cfg.seed = static_cast<uint64_t>(a.num("seed", 1));
   }
-  CAIRN_CHECK(cfg.vocab_id == vocab_fingerprint(tok), ValueError, "the tokenizer in ", dir.string(),
+  CAIRN_CHECK(cfg.vocab_id == text::vocab_fingerprint(tok), ValueError, "the tokenizer in ", dir.string(),
               " is not the one the encoder was pretrained with");
   nn::BertClassifier clf(cfg, 2, {.pooling = a.get("pooling", "cls"), .dropout = a.num("head-dropout", 0.1)});
   if (from_pretrained) {

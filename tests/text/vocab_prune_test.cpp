@@ -26,3 +26,16 @@ TEST(VocabPrune, KeepsCorpusPiecesCharactersAndSpecials) {
 
 }  // namespace
 }  // namespace cairn::text
+
+namespace cairn::text {
+namespace {
+
+TEST(VocabPrune, FingerprintTellsVocabulariesApart) {
+  WordPieceTokenizer a({"[PAD]", "[UNK]", "good", "film"}), b({"[PAD]", "[UNK]", "film", "good"});
+  EXPECT_EQ(vocab_fingerprint(a), vocab_fingerprint(WordPieceTokenizer({"[PAD]", "[UNK]", "good", "film"})));
+  EXPECT_NE(vocab_fingerprint(a), vocab_fingerprint(b));  // same tokens, other ids
+  EXPECT_EQ(vocab_fingerprint(a).rfind("wordpiece-4-", 0), 0u);
+}
+
+}  // namespace
+}  // namespace cairn::text

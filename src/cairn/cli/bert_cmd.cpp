@@ -107,18 +107,6 @@ std::unique_ptr<text::Tokenizer> make_tokenizer(const Config& d, const std::vect
   return std::make_unique<text::WordPieceTokenizer>(std::move(pruned));
 }
 
-std::string vocab_fingerprint(const text::Tokenizer& tok) {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < tok.vocab_size(); ++i)
-    for (char c : tok.id_to_token(static_cast<int32_t>(i)) + "\n") {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ULL;
-    }
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s-%zu-%016llx", tok.type().c_str(), tok.vocab_size(), static_cast<unsigned long long>(h));
-  return buf;
-}
-
 nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int64_t max_length, uint64_t seed) {
   nn::BertConfig c;
   c.vocab_size = static_cast<int64_t>(tok.vocab_size());
@@ -131,7 +119,7 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
   const auto pad = tok.special_token_ids().pad;
   if (!pad) m.fail("the tokenizer has no [PAD] token; BERT models need a BERT-style WordPiece vocabulary");
   c.pad_id = *pad;
-  c.vocab_id = vocab_fingerprint(tok);
+  c.vocab_id = text::vocab_fingerprint(tok);
   c.seed = seed;
   try {
     nn::validate(c);

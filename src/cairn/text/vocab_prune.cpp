@@ -1,6 +1,7 @@
 #include "cairn/text/vocab_prune.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <unordered_set>
 
 #include "cairn/text/tokenizer.h"
@@ -56,6 +57,18 @@ WordPieceTokenizer prune_wordpiece_vocab(const WordPieceTokenizer& full, const s
       vocab.push_back(full.id_to_token(static_cast<std::int32_t>(id)));
   }
   return WordPieceTokenizer(std::move(vocab), full.options(), "pruned");
+}
+
+std::string vocab_fingerprint(const Tokenizer& tok) {
+  uint64_t h = 1469598103934665603ULL;
+  for (std::size_t i = 0; i < tok.vocab_size(); ++i)
+    for (char c : tok.id_to_token(static_cast<std::int32_t>(i)) + "\n") {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ULL;
+    }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "-%zu-%016llx", tok.vocab_size(), static_cast<unsigned long long>(h));
+  return tok.type() + buf;
 }
 
 }  // namespace cairn::text

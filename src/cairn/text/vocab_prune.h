@@ -26,4 +26,8 @@ namespace cairn::text {
 WordPieceTokenizer prune_wordpiece_vocab(const WordPieceTokenizer& full, const std::vector<std::string>& corpus,
                                          std::size_t min_count = 1);
 
+// "wordpiece-9668-1f0e...": the tokenizer's type, size and a 64-bit FNV-1a hash of its tokens in id order. Stored
+// with pretrained weights (nn::BertConfig::vocab_id) so an encoder is never used with ids of another vocabulary.
+std::string vocab_fingerprint(const Tokenizer& tokenizer);
+
 }  // namespace cairn::text
