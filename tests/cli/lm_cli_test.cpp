@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include "cairn/cli/cli.h"
+#include "cairn/data/token_shard.h"
+#include "cairn/text/bpe_tokenizer.h"
 
 namespace fs = std::filesystem;
 using cairn::cli::run;
@@ -175,6 +177,32 @@ TEST_F(LmCliTest, CheckpointOrTokenizerOfAnotherVocabularyIsRejected) {
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(has(r.err, "vocabulary of 3 tokens")) << r.err;
   EXPECT_TRUE(has(r.err, "trained with 17")) << r.err;
+}
+
+TEST_F(LmCliTest, TokenShardWithASavedBpeTokenizer) {
+  std::string text;
+  for (int i = 0; i < 80; ++i) text += "the cat sat on the mat. hello world! ";
+  cairn::text::BpeTokenizer tok = cairn::text::train_bpe(text, 270);
+  const std::string tok_path = (dir_ / "bpe.json").string();
+  tok.save(tok_path);
+  std::vector<int32_t> ids = tok.encode(text);
+  {
+    cairn::data::TokenShardWriter w(dir_ / "corpus.bin", cairn::data::TokenDtype::U16);
+    w.append(std::span<const int32_t>(ids));
+    w.close();
+  }
+  std::string cfg = config((dir_ / "corpus.bin").string());
+  Result r = cairn_cmd({"train", write("c.yaml", cfg), "--set", "data.tokenizer=" + tok_path, "--set", "model.vocab_size=272"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "corpus.bin: " + std::to_string(ids.size()) + " tokens (bpe tokenizer, vocabulary 270)")) << r.out;
+  r = cairn_cmd({"generate", model(), "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("the cat", 0), 0u) << r.out;
+  EXPECT_TRUE(has(r.err, "generated 12 tokens")) << r.err;
+  // A char tokenizer cannot be fitted on a shard.
+  r = cairn_cmd({"train", write("d.yaml", cfg)});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "token shards need tokenizer: bpe")) << r.err;
 }
 
 TEST_F(LmCliTest, StrictKeysNameFileAndLine) {
