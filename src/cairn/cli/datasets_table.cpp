@@ -199,6 +199,12 @@ void load_table_kind(const Config& d, const std::string& kind, const json* fitte
 
   data::CsvResult r = data::read_csv(path, o);
   out.report += "read " + r.report.to_string();
+  if (r.report.rows_skipped > int64_t(r.report.examples.size())) {
+    // The report details the first bad rows; name every skipped line (up to 500).
+    std::string lines;
+    for (size_t i = 0; i < r.report.skipped_lines.size() && i < 500; ++i) lines += (i ? ", " : "") + std::to_string(r.report.skipped_lines[i]);
+    out.report += "skipped lines: " + lines + (r.report.skipped_lines.size() > 500 ? ", ..." : "") + "\n";
+  }
   data::Table all = std::move(r.table);
   if (const int64_t limit = d.get<int64_t>("limit", 0); limit > 0 && int64_t(all.rows()) > limit) {
     std::vector<size_t> keep(static_cast<size_t>(limit));
