@@ -236,3 +236,21 @@ TEST(RnnOps, BadArgumentsNameShapes) {
   EXPECT_NE(error_of([&] { lstm(zeros({2, 0, 4}), w_ih, w_hh, Tensor(), Tensor()); }).find("no time steps"),
             std::string::npos);
 }
+
+TEST(RnnOps, Float32MatchesFloat64OnOddSizes) {
+  // Sizes that exercise every path of the packed per-step products: 13 rows (a block of 8 and a remainder),
+  // 4H = 164 and 3H = 123 columns (full and partial panels of 32), 7 input features.
+  Generator g(17);
+  Tensor x = randn({13, 6, 7}, DType::f64, &g);
+  Params pl = make_params(4, 7, 41, 18), pg = make_params(3, 7, 41, 19);
+  auto f32 = [](const Tensor& t) { return t.to(DType::f32); };
+  for (bool rev : {false, true}) {
+    auto a = lstm(x, pl.w_ih, pl.w_hh, pl.b_ih, pl.b_hh, Tensor(), Tensor(), Tensor(), rev);
+    auto b = lstm(f32(x), f32(pl.w_ih), f32(pl.w_hh), f32(pl.b_ih), f32(pl.b_hh), Tensor(), Tensor(), Tensor(), rev);
+    EXPECT_LT(max_diff(a.y, b.y.to(DType::f64)), 1e-5);
+    EXPECT_LT(max_diff(a.c_n, b.c_n.to(DType::f64)), 1e-5);
+    auto c = gru(x, pg.w_ih, pg.w_hh, pg.b_ih, pg.b_hh, Tensor(), Tensor(), rev);
+    auto d = gru(f32(x), f32(pg.w_ih), f32(pg.w_hh), f32(pg.b_ih), f32(pg.b_hh), Tensor(), Tensor(), rev);
+    EXPECT_LT(max_diff(c.y, d.y.to(DType::f64)), 1e-5);
+  }
+}

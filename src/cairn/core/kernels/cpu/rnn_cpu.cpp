@@ -2,9 +2,9 @@
 // contract in kernels/rnn_kernels.h).
 //
 // Where the time goes, and how it is kept small:
-//   - the input projections of every step are one GEMM, (T*B, I) @ W_ih^T -> (T*B, G*H), before the loop;
-//   - each step is one GEMM h @ W_hh^T (accumulated onto that projection) and one fused pass over the gates
-//     (sigmoid/tanh through vec_exp, which vectorises; cell update; outputs and saved values in one sweep);
+//   - each step is two small products on weights packed once per sequence (rnn_gemm.h), x_t @ W_ih^T and
+//     h @ W_hh^T accumulated onto the biases, and one fused pass over the gates (sigmoid/tanh through vec_exp,
+//     which vectorises; cell update; outputs and saved values in one sweep);
 //   - the backward pass per step is one fused pass producing the gate gradients and one GEMM dG @ W_hh for
 //     the recurrent gradient; dW_ih, dW_hh, the biases and dx are single GEMMs over all T*B rows at the end.
 //   - the batch is split into one contiguous chunk of rows per thread, and each thread runs the whole
@@ -17,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cairn/core/kernels/cpu/rnn_gemm.h"
 #include "cairn/core/kernels/cpu/vec_exp.h"
 #include "cairn/core/kernels/rnn_kernels.h"
 #include "cairn/core/kernels/threading.h"
@@ -107,17 +108,18 @@ void from_step_order(const T* dxs, T* dx, const RnnGeometry& g) {
       std::memcpy(dx + (b * g.T + time_of(s, g)) * g.I, dxs + (s * g.B + b) * g.I, sizeof(T) * g.I);
 }
 
-// proj (T*B, G*H) = xs (T*B, I) @ w_ih^T + bias_a + bias_b (either bias may be null).
+// bias (G*H) = bias_a + bias_b, either of which may be null (zero).
 template <class T>
-void input_projection(const T* xs, const T* w_ih, const T* bias_a, const T* bias_b, T* proj, int64_t rows,
-                      int64_t I, int64_t GH) {
-  const bool any_bias = bias_a || bias_b;
-  if (any_bias) {
-    std::vector<T> bias(static_cast<size_t>(GH), T(0));
-    for (int64_t j = 0; j < GH; ++j) bias[j] = (bias_a ? bias_a[j] : T(0)) + (bias_b ? bias_b[j] : T(0));
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(proj + r * GH, bias.data(), sizeof(T) * GH);
-  }
-  gemm(false, true, rows, GH, I, T(1), xs, I, w_ih, I, any_bias ? T(1) : T(0), proj, GH);
+std::vector<T> bias_sum(const T* bias_a, const T* bias_b, int64_t GH) {
+  std::vector<T> bias(static_cast<size_t>(GH), T(0));
+  for (int64_t j = 0; j < GH; ++j) bias[j] = (bias_a ? bias_a[j] : T(0)) + (bias_b ? bias_b[j] : T(0));
+  return bias;
+}
+
+// rows (n, G*H) = bias, each row.
+template <class T>
+void fill_rows(T* rows, int64_t n, const std::vector<T>& bias) {
+  for (int64_t r = 0; r < n; ++r) std::memcpy(rows + r * bias.size(), bias.data(), sizeof(T) * bias.size());
 }
 
 // dst (B, H) = src (B, H), or zeros when src is undefined.
@@ -195,11 +197,14 @@ void lstm_forward(const RnnBuffers& buf, const RnnGeometry& g) {
   const uint8_t* mask = ptr_or_null<uint8_t>(buf.mask);
 
   to_step_order(buf.x.data<T>(), xs, g);
-  // gates (T*B, 4H) = xs @ W_ih^T + b_ih + b_hh: the input half of every step in one GEMM.
-  input_projection(xs, buf.w_ih.data<T>(), ptr_or_null<T>(buf.b_ih), ptr_or_null<T>(buf.b_hh), gates, T_ * B, g.I,
-                   GH);
   copy_or_zero(buf.h0, hidden, B * H);
   copy_or_zero(buf.c0, cells, B * H);
+  const std::vector<T> bias = bias_sum(ptr_or_null<T>(buf.b_ih), ptr_or_null<T>(buf.b_hh), GH);
+  // Both products run per step on weights packed once: the input one too, because its (B, 4H) block is then
+  // still in cache for the recurrent product and the gate pass (one (T*B, I) @ (I, 4H) GEMM before the loop
+  // streams a T*B x 4H buffer through memory twice and cost a quarter of the LSTM's time).
+  const PackedRecurrentWeight<T> w_ih_t(buf.w_ih.data<T>(), g.I, GH, /*transposed=*/true);  // W_ih^T (I, 4H)
+  const PackedRecurrentWeight<T> w_hh_t(w_hh, H, GH, /*transposed=*/true);                 // W_hh^T (H, 4H)
 
   over_row_chunks(B, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
@@ -211,8 +216,10 @@ void lstm_forward(const RnnBuffers& buf, const RnnGeometry& g) {
       const T* cp = cells + (s * B + b0) * H;
       T* cn = cells + ((s + 1) * B + b0) * H;
       T* tc = tanh_c + (s * B + b0) * H;
-      // gate (nb, 4H) += h_prev (nb, H) @ W_hh^T (H, 4H)
-      gemm(false, true, nb, GH, H, T(1), hp, H, w_hh, H, T(1), gate, GH);
+      // gate (nb, 4H) = b_ih + b_hh + x_t (nb, I) @ W_ih^T + h_prev (nb, H) @ W_hh^T
+      fill_rows(gate, nb, bias);
+      w_ih_t.multiply_add(xs + (s * B + b0) * g.I, g.I, nb, gate, GH);
+      w_hh_t.multiply_add(hp, H, nb, gate, GH);
       for (int64_t r = 0; r < nb; ++r) {
         const int64_t b = b0 + r;
         T* yrow = y + (b * T_ + t) * H;
@@ -265,6 +272,7 @@ void lstm_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry&
   std::vector<T> dh(static_cast<size_t>(B * H)), dc(static_cast<size_t>(B * H));
   copy_or_zero(gr.dh_n, dh.data(), B * H);
   copy_or_zero(gr.dc_n, dc.data(), B * H);
+  const PackedRecurrentWeight<T> w_hh_p(w_hh, GH, H, /*transposed=*/false);  // W_hh (4H, H)
 
   over_row_chunks(B, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
@@ -289,7 +297,7 @@ void lstm_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry&
         std::fill(dhb, dhb + H, T(0));  // replaced by dgate @ W_hh below
       }
       // dh_prev (nb, H) += dgate (nb, 4H) @ W_hh (4H, H)
-      gemm(false, false, nb, H, GH, T(1), dgate, GH, w_hh, H, T(1), dhr, H);
+      w_hh_p.multiply_add(dgate, GH, nb, dhr, H);
     }
   });
   if (gr.dh0.defined()) std::memcpy(gr.dh0.data<T>(), dh.data(), sizeof(T) * B * H);
@@ -335,23 +343,26 @@ void gru_forward(const RnnBuffers& buf, const RnnGeometry& g) {
   const uint8_t* mask = ptr_or_null<uint8_t>(buf.mask);
 
   to_step_order(buf.x.data<T>(), xs, g);
-  input_projection(xs, buf.w_ih.data<T>(), ptr_or_null<T>(buf.b_ih), static_cast<const T*>(nullptr), gates, T_ * B,
-                   g.I, GH);
   copy_or_zero(buf.h0, hidden, B * H);
+  const std::vector<T> bias_x = bias_sum(ptr_or_null<T>(buf.b_ih), static_cast<const T*>(nullptr), GH);
+  const std::vector<T> bias_h = bias_sum(b_hh, static_cast<const T*>(nullptr), GH);
+  const PackedRecurrentWeight<T> w_ih_t(buf.w_ih.data<T>(), g.I, GH, /*transposed=*/true);  // W_ih^T (I, 3H)
+  const PackedRecurrentWeight<T> w_hh_t(w_hh, H, GH, /*transposed=*/true);                 // W_hh^T (H, 3H)
 
   over_row_chunks(B, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
-    std::vector<T> gh(static_cast<size_t>(nb * GH));
+    std::vector<T> gh(static_cast<size_t>(nb * GH), T(0));
     for (int64_t s = 0; s < T_; ++s) {
       const int64_t t = time_of(s, g);
       T* gate = gates + (s * B + b0) * GH;
       const T* hp = hidden + (s * B + b0) * H;
       T* hn = hidden + ((s + 1) * B + b0) * H;
       T* hsave = hn_saved + (s * B + b0) * H;
-      // gh (nb, 3H) = h_prev (nb, H) @ W_hh^T (H, 3H) + b_hh
-      if (b_hh)
-        for (int64_t r = 0; r < nb; ++r) std::memcpy(gh.data() + r * GH, b_hh, sizeof(T) * GH);
-      gemm(false, true, nb, GH, H, T(1), hp, H, w_hh, H, b_hh ? T(1) : T(0), gh.data(), GH);
+      // gate (nb, 3H) = x_t (nb, I) @ W_ih^T + b_ih;  gh (nb, 3H) = h_prev (nb, H) @ W_hh^T (H, 3H) + b_hh
+      fill_rows(gate, nb, bias_x);
+      w_ih_t.multiply_add(xs + (s * B + b0) * g.I, g.I, nb, gate, GH);
+      fill_rows(gh.data(), nb, bias_h);
+      w_hh_t.multiply_add(hp, H, nb, gh.data(), GH);
       for (int64_t r = 0; r < nb; ++r) {
         const int64_t b = b0 + r;
         T* yrow = y + (b * T_ + t) * H;
@@ -401,6 +412,7 @@ void gru_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry& 
   std::vector<T> dgx(static_cast<size_t>(T_ * B * GH)), dgh(static_cast<size_t>(T_ * B * GH));
   std::vector<T> dh(static_cast<size_t>(B * H));
   copy_or_zero(gr.dh_n, dh.data(), B * H);
+  const PackedRecurrentWeight<T> w_hh_p(w_hh, GH, H, /*transposed=*/false);  // W_hh (3H, H)
 
   over_row_chunks(B, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
@@ -426,7 +438,7 @@ void gru_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry& 
                           dghs + r * GH, H);
       }
       // dh_prev (nb, H) += dgh (nb, 3H) @ W_hh (3H, H)
-      gemm(false, false, nb, H, GH, T(1), dghs, GH, w_hh, H, T(1), dhr, H);
+      w_hh_p.multiply_add(dghs, GH, nb, dhr, H);
     }
   });
   if (gr.dh0.defined()) std::memcpy(gr.dh0.data<T>(), dh.data(), sizeof(T) * B * H);
