@@ -126,7 +126,8 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads
     const Tensor& r = roots[i];
     CAIRN_CHECK(r.requires_grad(), AutogradError,
                 "backward: the tensor does not require grad and has no grad_fn; mark an input with requires_grad_() "
-                "before computing it, and make sure it was not computed under NoGradGuard");
+                "before computing it, and make sure it was not computed under NoGradGuard, from a detach()ed tensor "
+                "or through an op that is not differentiable (argmax/argmin, comparisons, casts to integer types)");
     CAIRN_CHECK(grads[i].shape() == r.shape(), AutogradError, "backward: gradient of shape ",
                 shape_str(grads[i].shape()), " does not match the output's shape ", shape_str(r.shape()));
     std::shared_ptr<Node> n = gradient_edge(r);

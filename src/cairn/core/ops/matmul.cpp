@@ -74,7 +74,13 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   CAIRN_CHECK(K == K2, ShapeError, "matmul: shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
               " cannot be multiplied (", M, "x", K, " and ", K2, "x", N, "): the inner dimensions differ");
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
-  Shape batch = broadcast_shapes(ba, bb, "matmul (batch dims)");
+  Shape batch;
+  try {
+    batch = broadcast_shapes(ba, bb, "matmul (batch dims)");
+  } catch (const ShapeError& e) {
+    throw ShapeError(detail::cat("matmul: shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
+                                 ": the batch dims (all but the last two) must broadcast; ", e.what()));
+  }
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
