@@ -216,9 +216,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "expected --name, got %s\n", k.c_str());
       return 2;
     }
-    k = k.substr(2);
-    if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) a.kv[k] = argv[++i];
-    else a.kv[k] = "1";
+    const bool has_value = i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0;
+    a.kv.insert_or_assign(k.substr(2), std::string(has_value ? argv[++i] : "1"));
   }
   try {
     if (a.flag("threads")) set_num_threads(static_cast<int>(a.num("threads", 2)));

@@ -147,8 +147,8 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
   std::vector<Tensor> decay, plain;
   split_decay(named, decay, plain);
   std::vector<optim::ParamGroup> groups;
-  groups.push_back({.params = decay, .weight_decay = o.weight_decay});
-  if (!plain.empty()) groups.push_back({.params = plain, .weight_decay = 0.0});
+  groups.push_back({.params = decay, .lr = std::nullopt, .weight_decay = o.weight_decay});
+  if (!plain.empty()) groups.push_back({.params = plain, .lr = std::nullopt, .weight_decay = 0.0});
   optim::AdamW opt(groups, {.lr = o.lr, .weight_decay = o.weight_decay});
   optim::LambdaLR sched(opt, warmup_linear(static_cast<int64_t>(o.warmup_fraction * total), total));
   const std::vector<Tensor> params = trainable(model);
