@@ -7,6 +7,7 @@
 #include "cairn/nn/layers_conv.h"
 #include "cairn/nn/layers_core.h"
 #include "cairn/nn/layers_norm.h"
+#include "cairn/nn/layers_rnn.h"
 #include "cairn/nn/sequential.h"
 #include "cairn/nn/weights_io.h"
 
@@ -32,6 +33,8 @@ const std::map<std::string, std::vector<std::string>>& layer_options() {
       {"LayerNormalization", {"epsilon", "center", "scale"}},
       {"Activation", {"activation"}},
       {"Embedding", {"input_dim", "output_dim", "padding_idx", "embeddings_initializer", "seed"}},
+      {"LSTM", {"units", "return_sequences", "bidirectional", "num_layers", "dropout", "use_bias", "mask_value", "seed"}},
+      {"GRU", {"units", "return_sequences", "bidirectional", "num_layers", "dropout", "use_bias", "mask_value", "seed"}},
   };
   return m;
 }
@@ -39,7 +42,8 @@ const std::map<std::string, std::vector<std::string>>& layer_options() {
 const std::map<std::string, std::vector<std::string>>& required_options() {
   static const std::map<std::string, std::vector<std::string>> m = {
       {"Dense", {"units"}}, {"Conv2D", {"filters", "kernel_size"}}, {"Reshape", {"target_shape"}},
-      {"Dropout", {"rate"}}, {"Activation", {"activation"}}, {"Embedding", {"input_dim", "output_dim"}}};
+      {"Dropout", {"rate"}}, {"Activation", {"activation"}}, {"Embedding", {"input_dim", "output_dim"}},
+      {"LSTM", {"units"}}, {"GRU", {"units"}}};
   return m;
 }
 
@@ -116,6 +120,19 @@ std::shared_ptr<nn::Module> make_layer(const json& l) {
     o.seed = seed;
     o.name = name;
     return std::make_shared<nn::Embedding>(l.at("input_dim").get<int64_t>(), l.at("output_dim").get<int64_t>(), o);
+  }
+  if (type == "LSTM" || type == "GRU") {
+    nn::RnnOptions o;
+    o.return_sequences = l.value("return_sequences", false);
+    o.bidirectional = l.value("bidirectional", false);
+    o.num_layers = l.value("num_layers", int64_t{1});
+    o.dropout = l.value("dropout", 0.0);
+    o.use_bias = l.value("use_bias", true);
+    if (l.contains("mask_value")) o.mask_value = l["mask_value"].get<double>();
+    o.seed = seed;
+    o.name = name;
+    if (type == "LSTM") return std::make_shared<nn::LSTM>(l.at("units").get<int64_t>(), o);
+    return std::make_shared<nn::GRU>(l.at("units").get<int64_t>(), o);
   }
   throw ValueError("unknown layer type '" + type + "'");
 }
