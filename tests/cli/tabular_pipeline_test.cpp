@@ -246,3 +246,19 @@ TEST_F(TabularTest, MissingCsvFileNamesIt) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("nope.csv"), std::string::npos) << r.err;
 }
+
+TEST_F(TabularTest, OversamplingAndUndersamplingEqualiseTheTrainingClasses) {
+  for (std::string mode : {"oversample", "undersample"}) {
+    Result r = cairn_cmd({"train", config("skip"), "--set", "data.balance=" + mode, "--set", "fit.epochs=1"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r.out, m, std::regex("classes \\(training\\): bag ([0-9]+), sneaker ([0-9]+), trouser ([0-9]+), tshirt ([0-9]+)")))
+        << r.out;
+    std::vector<int> counts{std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3]), std::stoi(m[4])};
+    const int target = mode == "oversample" ? *std::max_element(counts.begin(), counts.end()) : *std::min_element(counts.begin(), counts.end());
+    EXPECT_NE(r.out.find("balance: " + mode + ": " + std::to_string(counts[0] + counts[1] + counts[2] + counts[3]) + " -> " +
+                         std::to_string(4 * target) + " training examples per epoch"),
+              std::string::npos)
+        << r.out;
+  }
+}

@@ -166,6 +166,20 @@ TEST_F(PipelineTest, LatinOneLinesAreConvertedToUtf8) {
   EXPECT_NE(r.out.find("word tokenizer, 13 ids"), std::string::npos) << r.out;  // 11 words + padding + unknown
 }
 
+TEST_F(PipelineTest, WordPieceVocabularyFile) {
+  std::string vocab = write("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n##s\ngreat\nawful\n");
+  std::string a = write("a.txt", "good films\ngreat film\nGood good\n");
+  std::string b = write("b.txt", "bad films\nawful film\nbad , bad\n");
+  std::string cfg = write("w.yaml", "data:\n  dataset: text\n  files: {pos: " + a + ", neg: " + b +
+                                        "}\n  tokenizer: {type: wordpiece, vocab: " + vocab + "}\n  max_length: 4\n" +
+                                        common(bag_of_embeddings(10, 4), 1));
+  Result r = cairn_cmd({"train", cfg});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("wordpiece tokenizer, 10 ids (0 = padding, 1 = unknown), from its vocabulary files"), std::string::npos) << r.out;
+  // films -> film ##s; ',' is the one unknown token of 15.
+  EXPECT_NE(r.out.find("training: 6 examples, 2.5 tokens on average, 6.67% unknown"), std::string::npos) << r.out;
+}
+
 TEST_F(PipelineTest, EmbeddingSmallerThanTheVocabularyIsAConfigError) {
   std::string cfg = write("mr.yaml", "data:\n  dataset: text\n  files: {neg: " + kMr + ".neg, pos: " + kMr + ".pos}\n"
                                      "  limit: 400\n  tokenizer: word\n  max_length: 8\n" +

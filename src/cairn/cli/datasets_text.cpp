@@ -158,7 +158,7 @@ void load_text_kind(const Config& d, const std::string& kind, const json* fitted
     const std::string name = scalar ? d.get<std::string>("tokenizer", "word") : tc.get<std::string>("type", "word");
     enc = TextEncoder::fit(tc, name, train_texts);
   }
-  out.report += "tokens: " + enc.describe() + (fitted ? ", as recorded in the model" : ", fitted on the training split") + "\n";
+  out.report += "tokens: " + enc.describe() + (fitted ? ", as recorded in the model" : enc.learned() ? ", fitted on the training split" : ", from its vocabulary files") + "\n";
   Encoded tr = encode_all(enc, ds, parts[0], T), va = encode_all(enc, ds, parts[1], T), te = encode_all(enc, ds, parts[2], T);
   out.x_train = tr.x;
   out.y_train = tr.y;

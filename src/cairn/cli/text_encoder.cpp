@@ -124,7 +124,9 @@ TextEncoder TextEncoder::fit(const Config& c, const std::string& name, const std
            "; valid tokenizers: word, char, wordpiece, bpe");
   }
   if (e.tok_) e.saved_ = tokenizer_json(*e.tok_);
-  return from_json(e.to_json());
+  TextEncoder out = from_json(e.to_json());
+  out.learned_ = name == "word" || name == "char" || (name == "bpe" && !c.has("vocab"));
+  return out;
 }
 
 json TextEncoder::to_json() const {

@@ -41,6 +41,9 @@ class TextEncoder {
   int64_t unknown_id() const { return unk_id_; }      // -1 when the tokenizer has none
   const std::string& type() const { return type_; }
   std::string describe() const;
+  // True when fit() learned the vocabulary from the texts (word, char, bpe with vocab_size), false when it was
+  // read from files or a model.
+  bool learned() const { return learned_; }
 
   TextEncoder();
   ~TextEncoder();
@@ -57,6 +60,7 @@ class TextEncoder {
   int64_t offset_ = 0;
   int64_t unk_id_ = -1;
   int64_t vocab_size_ = 0;
+  bool learned_ = false;
 };
 
 // The words of a text as the word tokenizer sees them: runs of letters, digits, apostrophes and non-ASCII bytes
