@@ -247,3 +247,18 @@ TEST_F(PipelineTest, ImageFolderWithAugmentationIsTheSameWithOneOrTwoWorkers) {
   ASSERT_EQ(p.code, 0) << p.err;
   EXPECT_NE(p.out.find("0:  sneaker"), std::string::npos) << p.out;
 }
+
+TEST_F(PipelineTest, FashionMnistStratifiedValidationSplitAndItsOwnTestSet) {
+  std::string cfg = write("f.yaml", "data:\n  dataset: fashion_mnist\n  limit: 600\n"
+                                    "  split: {validation: 0.2, stratify: true, seed: 2}\n  workers: 2\n" +
+                                        common("    - Flatten: {}\n    - Dense: {units: 10}\n", 1));
+  Result r = cairn_cmd({"train", cfg});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("480 training samples [480, 1, 28, 28], 120 validation samples, 600 test samples"), std::string::npos) << r.out;
+  r = cairn_cmd({"train", cfg, "--set", "data.split.test=0.1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("this dataset has its own test files"), std::string::npos) << r.err;
+  r = cairn_cmd({"train", cfg, "--set", "data.augmnet={zoom_range: 0.1}"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown key 'augmnet' for dataset fashion_mnist (did you mean 'augment'?)"), std::string::npos) << r.err;
+}
