@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <time.h>
+
 #include "cairn/core/core.h"
 #include "cairn/data/augment.h"
 #include "cairn/data/idx.h"
@@ -30,11 +32,24 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Threads of this process now (OpenMP pool, loader workers, anything a library started).
+std::string threads_now() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  std::string n = "?";
+  while (f && std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, "Threads:", 8) == 0) n = std::to_string(std::atoi(line + 8));
+  if (f) std::fclose(f);
+  return n;
+}
+
 class StepTimer final : public train::Callback {
  public:
   std::vector<double> ms;
+  std::string threads;
   void on_train_begin(const train::Logs&) override { last_ = Clock::now(); }
-  void on_batch_end(int64_t, const train::Logs&) override {
+  void on_batch_end(int64_t batch, const train::Logs&) override {
+    if (batch == 10) threads = threads_now();  // one /proc read (tens of us) in one step
     const auto now = Clock::now();
     ms.push_back(std::chrono::duration<double, std::milli>(now - last_).count());
     last_ = now;
@@ -50,16 +65,23 @@ double median(std::vector<double> v) {
 }
 double mean(const std::vector<double>& v) { return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
 
-// CPU time (ms) to build one batch on this thread: the loader's work, with nothing else running.
+double thread_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
+// CPU time (ms) this thread spends building one batch (the loader's work; CPU time, so other load on the
+// machine does not inflate it).
 double batch_build_ms(std::shared_ptr<const data::Dataset> ds, int64_t batches) {
   data::DataLoader loader(ds, {.batch_size = 32, .shuffle = true, .seed = 3, .num_workers = 0});
   loader.start_epoch(0);
   data::Batch b;
   loader.next(b);  // warm-up
-  const auto t0 = Clock::now();
+  const double t0 = thread_cpu_ms();
   for (int64_t i = 0; i < batches && loader.next(b); ++i) {
   }
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / double(batches);
+  return (thread_cpu_ms() - t0) / double(batches);
 }
 
 }  // namespace
@@ -103,7 +125,7 @@ int main(int argc, char** argv) {
               }());
   {
     const double mem = batch_build_ms(base, 200), augm = batch_build_ms(augmented, 200);
-    std::printf("loader work per batch on one thread: memory %.3f ms, augment %.3f ms\n", mem, augm);
+    std::printf("loader CPU time per batch (one thread): memory %.3f ms, augment %.3f ms\n", mem, augm);
   }
 
   auto net = std::make_shared<nn::Sequential>();
@@ -135,6 +157,8 @@ int main(int argc, char** argv) {
       fo.callbacks = {timer};
       if (feed == 0) model.fit(x, y, fo);
       else model.fit(augmented, fo);
+      if (r == 1) std::printf("%s feed: %s threads in the process during fit\n", feed ? "augment" : "memory",
+                              timer->threads.c_str());
       // The first steps of a fit include the loader filling its queue: drop them.
       std::vector<double> ms(timer->ms.begin() + std::min<size_t>(5, timer->ms.size()), timer->ms.end());
       if (r == 0) continue;
