@@ -1,4 +1,5 @@
 // cairn train CONFIG.yaml [--set key=value ...]
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -137,11 +138,6 @@ int cmd_train(const std::vector<std::string>& args) {
     cfg.section("model").fail("the Embedding's input_dim (" + std::to_string(spec.layers[0].value("input_dim", int64_t{0})) +
                               ") is smaller than the data's token ids (" + std::to_string(data.vocab_size) +
                               "); set input_dim: " + std::to_string(data.vocab_size) + " or lower the tokenizer's vocab_size");
-  if (data.vocab_size > 0 && !spec.layers.empty() && spec.layers[0].value("type", "") == "Embedding" &&
-      spec.layers[0].value("input_dim", int64_t{0}) < data.vocab_size)
-    cfg.section("model").fail("the Embedding's input_dim (" + std::to_string(spec.layers[0].value("input_dim", int64_t{0})) +
-                              ") is smaller than the data's token ids (" + std::to_string(data.vocab_size) +
-                              "); set input_dim: " + std::to_string(data.vocab_size) + " or lower the tokenizer's vocab_size");
   if (spec.input_shape.empty()) spec.input_shape = Shape(data.x_train.shape().begin() + 1, data.x_train.shape().end());
   spec.preprocess = data.preprocess;
   spec.class_names = data.class_names;
@@ -200,6 +196,15 @@ int cmd_train(const std::vector<std::string>& args) {
       fit.fail("validation_split and data.split.validation both ask for a validation set; keep one", "validation_split");
     fo.validation_x = data.x_val;
     fo.validation_y = data.y_val;
+  } else if (fo.validation_split > 0 && fo.validation_split < 1) {
+    // Keras: the last fraction of the samples, taken here (before balancing and augmentation), so validation
+    // examples are neither repeated nor augmented.
+    const int64_t n = data.x_train.size(0), nv = static_cast<int64_t>(std::floor(double(n) * fo.validation_split));
+    fo.validation_x = narrow(data.x_train, 0, n - nv, nv);
+    fo.validation_y = narrow(data.y_train, 0, n - nv, nv);
+    data.x_train = narrow(data.x_train, 0, 0, n - nv);
+    data.y_train = narrow(data.y_train, 0, 0, n - nv);
+    fo.validation_split = 0;
   }
   if (fit.has("class_weight"))
     for (const auto& k : fit.section("class_weight").keys()) fo.class_weight[std::stoll(k)] = fit.section("class_weight").get<double>(k, 1.0);
