@@ -6,7 +6,8 @@
 //     h @ W_hh^T accumulated onto the biases, and one fused pass over the gates (sigmoid/tanh through vec_exp,
 //     which vectorises; cell update; outputs and saved values in one sweep);
 //   - the backward pass per step is one fused pass producing the gate gradients and one GEMM dG @ W_hh for
-//     the recurrent gradient; dW_ih, dW_hh, the biases and dx are single GEMMs over all T*B rows at the end.
+//     the recurrent gradient (and one for dx); dW_ih, dW_hh and the biases are single GEMMs over all T*B rows
+//     at the end.
 //   - the batch is split into one contiguous chunk of rows per thread, and each thread runs the whole
 //     recurrence over its rows with single-threaded BLAS: the steps of a small LSTM (B = 32, H = 128) are far
 //     too short to synchronise threads at every one of them.
@@ -134,12 +135,12 @@ const T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-// Parameter gradients and dx from the per-step gate gradients, all single GEMMs over the T*B rows:
-// dw_ih (G*H, I) = dgx^T @ xs, dw_hh (G*H, H) = dgh^T @ hidden[0:T], db_ih = colsum(dgx), db_hh = colsum(dgh),
-// dx = (dgx @ w_ih) in time order. dgx, dgh: (T*B, G*H) (the same buffer for the LSTM).
+// Parameter gradients from the per-step gate gradients, single GEMMs over the T*B rows: dw_ih (G*H, I) =
+// dgx^T @ xs, dw_hh (G*H, H) = dgh^T @ hidden[0:T], db_ih = colsum(dgx), db_hh = colsum(dgh); and dx = dxs
+// (T, B, I, accumulated per step by the caller) back in time order. dgx, dgh: (T*B, G*H) (one buffer for the LSTM).
 template <class T>
 void parameter_grads(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry& g, const T* dgx, const T* dgh,
-                     int64_t GH) {
+                     const std::vector<T>& dxs, int64_t GH) {
   const int64_t rows = g.T * g.B;
   if (gr.dw_ih.defined()) gemm(true, false, GH, g.I, rows, T(1), dgx, GH, buf.xs.data<T>(), g.I, T(0), gr.dw_ih.data<T>(), g.I);
   if (gr.dw_hh.defined())
@@ -149,11 +150,7 @@ void parameter_grads(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometr
     if (dgh == dgx && gr.db_ih.defined()) std::memcpy(gr.db_hh.data<T>(), gr.db_ih.data<T>(), sizeof(T) * GH);
     else column_sums(dgh, rows, GH, gr.db_hh.data<T>());
   }
-  if (gr.dx.defined()) {
-    std::vector<T> dxs(static_cast<size_t>(rows * g.I));
-    gemm(false, false, rows, g.I, GH, T(1), dgx, GH, buf.w_ih.data<T>(), g.I, T(0), dxs.data(), g.I);
-    from_step_order(dxs.data(), gr.dx.data<T>(), g);
-  }
+  if (gr.dx.defined()) from_step_order(dxs.data(), gr.dx.data<T>(), g);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -273,6 +270,9 @@ void lstm_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry&
   copy_or_zero(gr.dh_n, dh.data(), B * H);
   copy_or_zero(gr.dc_n, dc.data(), B * H);
   const PackedRecurrentWeight<T> w_hh_p(w_hh, GH, H, /*transposed=*/false);  // W_hh (4H, H)
+  // dx per step too (dxs_t = dgate_t @ W_ih), while dgate_t is in cache.
+  const PackedRecurrentWeight<T> w_ih_p(buf.w_ih.data<T>(), GH, g.I, /*transposed=*/false);  // W_ih (4H, I)
+  std::vector<T> dxs(gr.dx.defined() ? static_cast<size_t>(T_ * B * g.I) : 0, T(0));
 
   over_row_chunks(B, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
@@ -298,11 +298,13 @@ void lstm_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry&
       }
       // dh_prev (nb, H) += dgate (nb, 4H) @ W_hh (4H, H)
       w_hh_p.multiply_add(dgate, GH, nb, dhr, H);
+      // dxs_t (nb, I) += dgate (nb, 4H) @ W_ih (4H, I)
+      if (!dxs.empty()) w_ih_p.multiply_add(dgate, GH, nb, dxs.data() + (s * B + b0) * g.I, g.I);
     }
   });
   if (gr.dh0.defined()) std::memcpy(gr.dh0.data<T>(), dh.data(), sizeof(T) * B * H);
   if (gr.dc0.defined()) std::memcpy(gr.dc0.data<T>(), dc.data(), sizeof(T) * B * H);
-  parameter_grads<T>(buf, gr, g, dgates.data(), dgates.data(), GH);
+  parameter_grads<T>(buf, gr, g, dgates.data(), dgates.data(), dxs, GH);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -413,6 +415,8 @@ void gru_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry& 
   std::vector<T> dh(static_cast<size_t>(B * H));
   copy_or_zero(gr.dh_n, dh.data(), B * H);
   const PackedRecurrentWeight<T> w_hh_p(w_hh, GH, H, /*transposed=*/false);  // W_hh (3H, H)
+  const PackedRecurrentWeight<T> w_ih_p(buf.w_ih.data<T>(), GH, g.I, /*transposed=*/false);  // W_ih (3H, I)
+  std::vector<T> dxs(gr.dx.defined() ? static_cast<size_t>(T_ * B * g.I) : 0, T(0));
 
   over_row_chunks(B, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
@@ -439,10 +443,12 @@ void gru_backward(const RnnBuffers& buf, const RnnGrads& gr, const RnnGeometry& 
       }
       // dh_prev (nb, H) += dgh (nb, 3H) @ W_hh (3H, H)
       w_hh_p.multiply_add(dghs, GH, nb, dhr, H);
+      // dxs_t (nb, I) += dgx (nb, 3H) @ W_ih (3H, I)
+      if (!dxs.empty()) w_ih_p.multiply_add(dgxs, GH, nb, dxs.data() + (s * B + b0) * g.I, g.I);
     }
   });
   if (gr.dh0.defined()) std::memcpy(gr.dh0.data<T>(), dh.data(), sizeof(T) * B * H);
-  parameter_grads<T>(buf, gr, g, dgx.data(), dgh.data(), GH);
+  parameter_grads<T>(buf, gr, g, dgx.data(), dgh.data(), dxs, GH);
 }
 
 }  // namespace
