@@ -23,7 +23,7 @@ const char* kUsage =
     "commands:\n"
     "  train CONFIG.yaml [--set key=value ...]   train a model from a YAML config (e.g. --set fit.epochs=2)\n"
     "  evaluate MODEL [CONFIG.yaml]               loss, metrics table and confusion matrix on a test set\n"
-    "  predict MODEL INPUT [--top K]              class predictions for an IDX file or a PNG/JPEG image\n"
+    "  predict MODEL INPUT [--top K]              class predictions for an IDX file, PNG/JPEG, CSV or text\n"
     "  summary MODEL|CONFIG.yaml                  the layer table with output shapes and parameter counts\n"
     "  info                                       threads and registered kernels\n"
     "  data inspect|split|shard ...               look at a data file; split it; tokenize text into shards\n"
