@@ -1,0 +1,108 @@
+// GPT benchmarks: the training step of /work/shared/bench/torch_ref.py's `gpt` model (4 layers, 4 heads, width
+// 128, context 64, vocab 65; batch 12, AdamW lr 1e-3, random tokens) and KV-cache generation latency.
+//
+//   gpt_bench train [threads=2] [iters=200]     ms/iter and tokens/s (compare with torch_ref.py gpt <threads>)
+//   gpt_bench generate [threads=1] [reps=50]    ms/token at context positions 8, 16, 32, 64, with and without cache
+//
+// bench/compare_gpt.sh runs both sides in one go. Figures, not tests: nothing here fails on a slow machine.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "cairn/core/core.h"
+#include "cairn/nn/gpt.h"
+#include "cairn/optim/optimizers.h"
+
+using namespace cairn;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+int train(int threads, int iters) {
+  set_num_threads(threads);
+  manual_seed(0);
+  const int64_t B = 12, T = 64, V = 65;
+  nn::GPT model(nn::GPTConfig{});  // torch_ref's config
+  optim::AdamW opt(model.parameters(), {.lr = 1e-3});
+  Generator g(1);
+  Tensor X = randint(0, V, {B * (iters + 1), T}, DType::i64, &g), Y = randint(0, V, {B * (iters + 1), T}, DType::i64, &g);
+  auto step = [&](int i) {
+    Tensor x = X.narrow(0, i * B, B), y = Y.narrow(0, i * B, B);
+    opt.zero_grad();
+    Tensor loss = cross_entropy(model.forward(x).reshape({-1, V}), y.reshape({-1}));
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+  step(iters);  // warm-up (allocations, kernel tables); not timed
+  const auto t0 = Clock::now();
+  const std::clock_t c0 = std::clock();  // CPU time of every thread: a figure that a busy machine disturbs less
+  double loss = 0;
+  for (int i = 0; i < iters; ++i) loss = step(i);
+  const double ms = ms_since(t0), cpu_ms = 1000.0 * static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  std::printf("cairn gpt: %.1f ms/iter  %.0f tokens/s  params=%lld  threads=%d  cpu %.1f ms/iter  last loss=%.4f\n",
+              ms / iters, B * T * iters / (ms / 1000.0), static_cast<long long>(model.count_params()), threads,
+              cpu_ms / iters, loss);
+  return 0;
+}
+
+int generate(int threads, int reps) {
+  set_num_threads(threads);
+  manual_seed(0);
+  nn::GPT model(nn::GPTConfig{});
+  model.eval();
+  NoGradGuard ng;
+  const int64_t T = 64;
+  std::vector<std::vector<double>> cached(T);  // per position, one time per run
+  nn::KVCache cache = model.make_cache(1);
+  for (int r = 0; r < reps; ++r) {
+    cache.reset();
+    for (int64_t p = 0; p < T; ++p) {
+      Tensor tok = full({1, 1}, static_cast<double>((p * 7 + r) % 65), DType::i64);
+      const auto t0 = Clock::now();
+      Tensor logits = model.forward_step(tok, cache);
+      (void)logits.data<float>()[0];
+      cached[p].push_back(ms_since(t0));
+    }
+  }
+  // Medians: robust to the odd preempted run on a shared machine.
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("cairn gpt generation (batch 1, threads=%d, median of %d runs), ms/token at position:\n", threads, reps);
+  std::printf("  position   KV cache   no cache (full window)\n");
+  for (int64_t p : {8, 16, 32, 64}) {
+    Tensor window = zeros({1, p}, DType::i64);
+    std::vector<double> full;
+    for (int r = 0; r < reps; ++r) {
+      const auto t0 = Clock::now();
+      Tensor logits = model.forward(window);
+      (void)logits.data<float>()[0];
+      full.push_back(ms_since(t0));
+    }
+    std::printf("  %8lld   %8.3f   %8.3f\n", static_cast<long long>(p), median(cached[p - 1]), median(full));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "train";
+  try {
+    if (mode == "train") return train(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200);
+    if (mode == "generate") return generate(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 50);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gpt_bench: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] | generate [threads] [reps]\n");
+  return 2;
+}
