@@ -262,3 +262,12 @@ TEST_F(TabularTest, OversamplingAndUndersamplingEqualiseTheTrainingClasses) {
         << r.out;
   }
 }
+
+TEST_F(TabularTest, CategoricalColumnsAsOneHotOrIndex) {
+  Result r = cairn_cmd({"train", config("skip"), "--set", "fit.epochs=1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(21 features, label 'label')"), std::string::npos) << r.out;  // 18 numeric + shape as 3 one-hot
+  r = cairn_cmd({"train", config("skip"), "--set", "fit.epochs=1", "--set", "data.categorical=index"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(19 features, label 'label')"), std::string::npos) << r.out;  // shape as one index column
+}
