@@ -84,6 +84,9 @@ TEST_F(LmCliTest, TrainPrintsEvaluationsAndStepsOverrideWorks) {
   EXPECT_TRUE(has(r.out, " val_loss ")) << r.out;
   EXPECT_TRUE(fs::exists(model()));
   EXPECT_TRUE(fs::exists(dir_ / "run" / "checkpoint.safetensors"));
+  r = cairn_cmd({"summary", model()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "Total params")) << r.out;
 
   r = cairn_cmd({"train", write("c.yaml", config(corpus())), "--set", "fit.steps=4"});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -25,5 +25,7 @@ int cmd_info(const std::vector<std::string>& args);
 class Config;
 int cmd_train_lm(const Config& cfg, const std::string& config_path);
 int cmd_generate(const std::vector<std::string>& args);
+// `cairn summary` of a language-model config or file; returns -1 (printing nothing) for anything else.
+int lm_summary(const std::string& model_or_config);
 
 }  // namespace cairn::cli

@@ -189,6 +189,33 @@ int cmd_train_lm(const Config& cfg, const std::string& config_path) {
   return 0;
 }
 
+int lm_summary(const std::string& arg) {
+  const std::string ext = std::filesystem::path(arg).extension().string();
+  std::shared_ptr<nn::GPT> net;
+  if (ext == ".yaml" || ext == ".yml") {
+    Config cfg = Config::load(arg);
+    if (!is_lm_config(cfg)) return -1;
+    Config model_cfg = cfg.section("model"), data_cfg = cfg.section("data");
+    nn::GPTConfig g = gpt_config_from(model_cfg);
+    if (g.context_length == 0) g.context_length = data_cfg.get<int64_t>("context", 0);
+    if (g.context_length <= 0) model_cfg.fail("needs context, e.g. context: 64");
+    if (g.vocab_size == 0) {
+      // The vocabulary comes from the tokenizer: read the data section to know it.
+      LmData data = load_lm_data(data_cfg);
+      g.vocab_size = static_cast<int64_t>(data.tokenizer->vocab_size());
+    }
+    net = std::make_shared<nn::GPT>(g);
+  } else {
+    {
+      io::SafetensorsReader reader(arg);
+      if (!reader.metadata().count("cairn.lm")) return -1;
+    }
+    net = load_lm(arg).net;
+  }
+  std::printf("%s\n", nn::summary(*net, {-1, net->config().context_length}).c_str());
+  return 0;
+}
+
 int cmd_generate(const std::vector<std::string>& args) {
   const char* usage =
       "usage: cairn generate MODEL [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] "
