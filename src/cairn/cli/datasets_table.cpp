@@ -35,7 +35,8 @@ data::ImputeStrategy parse_strategy(const Config& c, const std::string& key, con
 // One entry of `clean:`, e.g. `- impute: {strategy: median}`.
 std::unique_ptr<data::Transform> make_step(const Config& entry) {
   auto [name, c] = entry.single_entry();
-  auto columns = [&] { return c.get<std::vector<std::string>>("columns", {}); };
+  // An init-capture, not [&]: clang 14 rejects capturing a structured binding.
+  auto columns = [&cfg = c] { return cfg.get<std::vector<std::string>>("columns", {}); };
   if (name == "impute") {
     c.check_keys({"strategy", "categorical", "per_column"});
     std::map<std::string, data::ImputeSpec> per;
