@@ -85,12 +85,15 @@ std::vector<float> RecomputeDecoder::step(int32_t token) {
 
 std::vector<float> RecomputeDecoder::run() {
   NoGradGuard no_grad;
-  const bool was_training = net_->is_training();
-  net_->eval();
+  struct EvalMode {  // eval mode for the call, the caller's mode restored even when forward throws
+    nn::Module& m;
+    bool was = m.is_training();
+    explicit EvalMode(nn::Module& mod) : m(mod) { m.eval(); }
+    ~EvalMode() { m.train(was); }
+  } eval_mode(*net_);
   const int64_t T = length();
   std::vector<int64_t> ids(seq_.begin(), seq_.end());
   Tensor logits = (*net_)(from_vector(ids, {1, T}));
-  if (was_training) net_->train();
   CAIRN_CHECK(logits.dim() == 3 && logits.size(0) == 1 && logits.size(1) == T && logits.size(2) == vocab_, ShapeError,
               "RecomputeDecoder: the model returned logits of shape ", shape_str(logits.shape()), " for input (1, ", T,
               "); expected (1, ", T, ", ", vocab_, ")");

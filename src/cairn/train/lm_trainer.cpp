@@ -58,11 +58,14 @@ Tensor LmTrainer::loss_of(const data::LmBatch& b) {
 double LmTrainer::estimate_loss(const data::LmBatcher& data, Generator& gen, int64_t batches, int64_t batch_size) {
   CAIRN_CHECK(batches >= 1, ValueError, "estimate_loss: batches must be >= 1, got ", batches);
   NoGradGuard no_grad;
-  const bool was_training = net_->is_training();
-  net_->eval();
+  struct EvalMode {  // eval mode for the estimate, the caller's mode restored even when forward throws
+    nn::Module& m;
+    bool was = m.is_training();
+    explicit EvalMode(nn::Module& mod) : m(mod) { m.eval(); }
+    ~EvalMode() { m.train(was); }
+  } eval_mode(*net_);
   double sum = 0;
   for (int64_t i = 0; i < batches; ++i) sum += loss_of(data.sample(gen, batch_size)).item();
-  net_->train(was_training);
   return sum / static_cast<double>(batches);
 }
 
