@@ -29,6 +29,10 @@ expect "$work/o1" "7     wrong column count"
 expect "$work/o1" "1 of 4 values are not numbers"   # income: 'n/a' made it categorical
 grep -qE '^  age +int +0 +28 ' "$work/o1" || { cat "$work/o1"; fail "age summary"; }
 grep -qE '^  yes +3 +60.0%' "$work/o1" || { cat "$work/o1"; fail "class balance"; }
+# A skipped row with the wrong field count must not turn numeric columns categorical.
+printf 'a,b,label\n1,2,x\nfoo,bar,baz,qux\n' > "$work/q.csv"
+"$CAIRN" data inspect "$work/q.csv" > "$work/o1q"
+grep -qE '^  a +int ' "$work/o1q" && grep -qE '^  b +int ' "$work/o1q" || { cat "$work/o1q"; fail "skipped row changed column types"; }
 "$CAIRN" data inspect "$work/t.csv" --json > "$work/o1.json"
 expect "$work/o1.json" '"duplicate_rows": 1'
 

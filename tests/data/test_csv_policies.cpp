@@ -137,6 +137,44 @@ TEST(CsvBadRows, OutOfRangeNumbers) {
   EXPECT_NE(r.report.examples[0].message.find("outside the range"), std::string::npos);
 }
 
+// Regression: a record with the wrong field count used to vote in type inference, so the text in it turned the
+// numeric columns categorical even though the record itself was then skipped.
+TEST(CsvBadRows, WrongFieldCountTakesNoPartInTypeInference) {
+  const std::string too_many = "a,b,label\n1,2,x\nfoo,bar,baz,qux\n3,4.5,y\n";
+  const std::string too_few = "a,b,label\n1,2,x\nfoo,bar\n3,4.5,y\n";
+  for (const std::string& text : {too_many, too_few}) {
+    for (BadRowPolicy policy : {BadRowPolicy::Skip, BadRowPolicy::Impute}) {
+      CsvOptions opt;
+      opt.bad_rows = policy;
+      CsvResult r = parse_csv(text, opt);
+      SCOPED_TRACE(text);
+      EXPECT_EQ(r.table.column("a").type, ColumnType::Int);
+      EXPECT_EQ(r.table.column("b").type, ColumnType::Float);
+      EXPECT_EQ(r.table.column("label").type, ColumnType::Categorical);
+      EXPECT_EQ(r.table.column("label").categories, (std::vector<std::string>{"x", "y"}));
+      EXPECT_EQ(r.report.count(BadRowReason::WrongColumnCount), 1);
+      if (policy == BadRowPolicy::Skip || text == too_many) {
+        EXPECT_EQ(r.table.row_ids, (std::vector<int64_t>{2, 4}));
+        EXPECT_EQ(r.table.column("a").numbers, (std::vector<double>{1, 3}));
+      } else {
+        // Impute keeps the short record: its unparsable numbers become missing, not categories.
+        EXPECT_EQ(r.table.row_ids, (std::vector<int64_t>{2, 3, 4}));
+        EXPECT_TRUE(std::isnan(r.table.column("a").numbers[1]));
+        EXPECT_EQ(r.table.column("label").codes[1], -1);
+      }
+    }
+    CsvOptions fail;
+    fail.bad_rows = BadRowPolicy::Fail;
+    try {
+      parse_csv(text, fail, "q.csv");
+      FAIL() << "a wrong field count must fail under bad_rows = fail";
+    } catch (const DataError& e) {
+      EXPECT_EQ(e.line(), 3);
+      EXPECT_NE(std::string(e.what()).find("expected 3 fields"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // Every prefix of a tricky file, under every policy and delimiter: either a result or a DataError, and a
 // result always has consistent columns.
 TEST(CsvBadRows, EveryPrefixParsesOrThrowsDataError) {

@@ -89,9 +89,7 @@ json inspect_csv(const fs::path& path, const std::string& label, char delim) {
         std::strtod(v.c_str(), &end);
         numeric += !v.empty() && *end == '\0';
       }
-      if (numeric > 0 && numeric == present)
-        cj["note"] = "every kept value is a number (text in a skipped bad row made it categorical); declare it float";
-      else if (numeric > 0 && numeric * 2 >= present)
+      if (numeric > 0 && numeric * 2 >= present)
         cj["note"] = std::to_string(present - numeric) + " of " + std::to_string(present) +
                      " values are not numbers; declare the column float to make them bad rows";
       if (!counts.empty()) {

@@ -12,7 +12,8 @@
 // A UTF-8 byte order mark is skipped. Blank lines are skipped (and counted in the report).
 //
 // Types: a column declared in `column_types` has that type; the others are inferred from the first `infer_rows`
-// records: numeric if every present value parses as a number (Int if all are integers), else categorical. A
+// records: numeric if every present value parses as a number (Int if all are integers), else categorical; records
+// with a quoting error or with more or fewer fields than the header take no part in the vote, under every policy. A
 // later value that does not fit an inferred numeric column is a bad row (BadNumber): declare the column
 // categorical to keep such values. An Int column that meets a non-integral number becomes Float.
 // Values equal to one of `missing_tokens` are missing (NaN / code -1); so is a number that parses as NaN.

@@ -36,7 +36,11 @@ std::vector<std::string> unique_names(std::vector<std::string> names) {
 }
 
 // Decides the type of every undeclared column from the first `infer_rows` records; returns the average bytes
-// per record of that sample (0 if there was none), used to size the column buffers.
+// per record of that sample (0 if there was none), used to size the column buffers. Records the parser will
+// reject whatever the column types (quoting errors, more or fewer fields than the header) take no part in the
+// vote: under Skip they are dropped, under Impute their short tail is filled with missing values, and in both
+// cases junk in them must not turn a numeric column categorical. They still count towards `infer_rows`, which
+// bounds the cost of inference on a file where most records are malformed.
 double infer_types(const ParseSettings& s, size_t size, size_t data_begin, int64_t first_line, size_t infer_rows,
                  std::vector<ColumnPlan>& plan, const std::vector<bool>& declared) {
   const size_t n = plan.size();
@@ -47,8 +51,8 @@ double infer_types(const ParseSettings& s, size_t size, size_t data_begin, int64
   while (rows < infer_rows && scanner.next(rec)) {
     if (rec.blank) continue;
     ++rows;
-    if (!rec.error.empty()) continue;
-    for (size_t c = 0; c < std::min(n, rec.fields.size()); ++c) {
+    if (!rec.error.empty() || rec.fields.size() != n) continue;
+    for (size_t c = 0; c < n; ++c) {
       std::string_view t = rec.field(s.base, c);
       if (s.is_missing(t)) continue;
       double v;
