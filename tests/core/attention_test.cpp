@@ -172,3 +172,28 @@ TEST(Attention, ErrorsNameTheShapes) {
   EXPECT_THROW(scaled_dot_product_attention(q, k, k.to(DType::f32)), DTypeError);
   EXPECT_THROW(self_attention_packed(R({1, 3, 10}, 4), 4), ShapeError);
 }
+
+TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
+  // Each (batch, head) pair is computed by one thread in a fixed order, its tile GEMMs single-threaded.
+  const int64_t B = 3, H = 3, T = 45, D = 8;
+  Tensor pad = zeros({B, T}, DType::u8);
+  pad.data<uint8_t>()[2 * T + 40] = 1;
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tensor q = R({B, H, T, D}, 21, DType::f32).requires_grad_(), k = R({B, H, T, D}, 22, DType::f32).requires_grad_(),
+           v = R({B, H, T, D}, 23, DType::f32).requires_grad_();
+    Tensor y = scaled_dot_product_attention(q, k, v, {.causal = true, .key_padding_mask = pad});
+    sum(y * R({B, H, T, D}, 24, DType::f32)).backward();
+    std::vector<float> all = y.detach().contiguous().to_vector<float>();
+    for (const Tensor& g : {q.grad(), k.grad(), v.grad()}) {
+      auto gv = g.contiguous().to_vector<float>();
+      all.insert(all.end(), gv.begin(), gv.end());
+    }
+    return all;
+  };
+  const int before = num_threads();
+  auto one = run(1), two = run(2), three = run(3);
+  set_num_threads(before);
+  EXPECT_TRUE(one == two);
+  EXPECT_TRUE(one == three);
+}
