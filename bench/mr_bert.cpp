@@ -204,6 +204,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up at once when logged to a file
   if (argc < 2) {
     std::fprintf(stderr, "usage: mr_bert {pretrain,finetune,compare} [--name value ...]\n");
     return 2;
