@@ -36,6 +36,24 @@ T gelu_exact_backward(T g, T x) {
   else return g * (T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2))) + x * T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x));
 }
 
+// Tanh-form GELU: float32 as x * sigmoid(2u) through vec_exp (vectorised), float64 as PyTorch writes it.
+template <class T>
+T gelu_tanh_form(T v) {
+  if constexpr (std::is_same_v<T, float>) return vec_gelu_tanh(v);
+  else return T(0.5) * v * (T(1) + std::tanh(T(kSqrt2OverPi) * (v + T(0.044715) * v * v * v)));
+}
+template <class T>
+T gelu_tanh_form_backward(T g, T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return vec_gelu_tanh_backward(g, x);
+  } else {
+    const T u = T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x);
+    const T t = std::tanh(u);
+    const T du = T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
+    return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du);
+  }
+}
+
 // ---- unary ----
 template <class T, class F>
 void unary_map(const Tensor& x, const Tensor& out, const F& f) {
@@ -75,7 +93,7 @@ struct Unary {
   CAIRN_UNARY(sigmoid, T(1) / (T(1) + std::exp(-v)))
   CAIRN_UNARY(tanh, std::tanh(v))
   CAIRN_UNARY(gelu, gelu_exact(v))
-  CAIRN_UNARY(gelu_tanh, T(0.5) * v * (T(1) + std::tanh(T(kSqrt2OverPi) * (v + T(0.044715) * v * v * v))))
+  CAIRN_UNARY(gelu_tanh, gelu_tanh_form(v))
   CAIRN_UNARY(silu, v / (T(1) + std::exp(-v)))
   CAIRN_UNARY(softplus, v * a > b ? v : std::log1p(std::exp(v * a)) / a)
   CAIRN_UNARY(pow_scalar, std::pow(v, a))
@@ -153,12 +171,7 @@ struct Binary {
   CAIRN_BINARY(sigmoid_bw, a * b * (T(1) - b))
   CAIRN_BINARY(tanh_bw, a * (T(1) - b * b))
   CAIRN_BINARY(gelu_bw, gelu_exact_backward(a, b))
-  CAIRN_BINARY(gelu_tanh_bw, a * ([](T x) {
-                 const T u = T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x);
-                 const T t = std::tanh(u);
-                 const T du = T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
-                 return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
-               })(b))
+  CAIRN_BINARY(gelu_tanh_bw, gelu_tanh_form_backward(a, b))
   CAIRN_BINARY(silu_bw, a * ([](T x) {
                  const T s = T(1) / (T(1) + std::exp(-x));
                  return s * (T(1) + x * (T(1) - s));

@@ -93,4 +93,23 @@ inline float vec_gelu_backward(float g, float x) {
   return static_cast<float>(static_cast<double>(g) * (erf_detail::normal_cdf(xd) + xd * pdf));
 }
 
+// The tanh form, gelu(x) = x (1 + tanh(u)) / 2 with u = sqrt(2 / pi) (x + 0.044715 x^3), written as
+// x * sigmoid(2u) = x / (1 + e), e = exp(-2u), in float32 with vec_exp: no cancellation in 1 + tanh for negative x
+// (and 1 - sigmoid = e / (1 + e) in the derivative), within a few ulp of the double formula.
+inline float vec_gelu_tanh(float x) {
+  const float u = 0.79788456080286535588f * (x + 0.044715f * x * x * x);
+  return x / (1.0f + vec_exp(-2.0f * u));
+}
+
+// d gelu_tanh / dx * g = (s + 2 x s (1 - s) du/dx) * g, s = sigmoid(2u), du/dx = sqrt(2 / pi) (1 + 3 * 0.044715 x^2).
+inline float vec_gelu_tanh_backward(float g, float x) {
+  const float u = 0.79788456080286535588f * (x + 0.044715f * x * x * x);
+  const float e = vec_exp(-2.0f * u);
+  const float s = 1.0f / (1.0f + e);
+  const float one_minus_s = e * s;  // e / (1 + e): inf * 0 when e overflows, so select
+  const float du = 0.79788456080286535588f * (1.0f + 3.0f * 0.044715f * x * x);
+  const float d = s + 2.0f * x * s * (e > 3.0e38f ? 0.0f : one_minus_s) * du;
+  return g * d;
+}
+
 }  // namespace cairn::kernels::cpu
