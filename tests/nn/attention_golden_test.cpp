@@ -44,11 +44,14 @@ void expect_close(const Tensor& got, const Tensor& want, DType dt, const std::st
       ADD_FAILURE() << what << " (" << dtype_name(dt) << ") element " << i << ": got " << g[i] << ", want " << w[i];
 }
 
-// Loads the case's parameters into m, runs f(inputs) and checks the output and every gradient.
+// Loads the case's parameters into m, runs f(inputs) and checks the output and every gradient. torch_names:
+// the file holds torch.nn.MultiheadAttention names, renamed by from_torch_multihead_attention.
 template <class F>
-void check_case(Module& m, const TensorDict& file, const std::string& c, DType dt, const F& run) {
+void check_case(Module& m, const TensorDict& file, const std::string& c, DType dt, const F& run,
+                bool torch_names = false) {
   m.to(dt);
-  m.load_state_dict(with_prefix(file, c + ".param.", dt));
+  StateDict params = with_prefix(file, c + ".param.", dt);
+  m.load_state_dict(torch_names ? from_torch_multihead_attention(params) : params);
   StateDict in = with_prefix(file, c + ".", dt);
   Tensor x = in.at("x").clone().requires_grad_();
   Tensor mem = in.contains("memory") ? in.at("memory").clone().requires_grad_() : Tensor();
@@ -58,7 +61,9 @@ void check_case(Module& m, const TensorDict& file, const std::string& c, DType d
   sum(y * in.at("R")).backward();
   expect_close(x.grad(), in.at("grad_in.x"), dt, c + " grad x");
   if (mem.defined()) expect_close(mem.grad(), in.at("grad_in.memory"), dt, c + " grad memory");
-  for (auto& [name, p] : m.named_parameters()) expect_close(p.grad(), in.at("grad." + name), dt, c + " grad " + name);
+  StateDict grads = with_prefix(file, c + ".grad.", dt);
+  if (torch_names) grads = from_torch_multihead_attention(grads);
+  for (auto& [name, p] : m.named_parameters()) expect_close(p.grad(), grads.at(name), dt, c + " grad " + name);
 }
 
 }  // namespace
@@ -74,6 +79,14 @@ TEST(GoldenAttention, MultiHeadAttention) {
     check_case(self2, file, "self_additive_pad", dt, [&](const Tensor& x, const Tensor&, const StateDict& in) {
       return self2.forward(x, {.key_padding_mask = in.at("key_padding_mask"), .attn_mask = in.at("attn_mask")});
     });
+    // torch.nn.MultiheadAttention's own result, its state dict renamed; its causal mask given as a float mask.
+    MultiHeadAttention torch_like(8, 2);
+    check_case(
+        torch_like, file, "torch_mha", dt,
+        [&](const Tensor& x, const Tensor&, const StateDict& in) {
+          return torch_like.forward(x, {.causal = true, .key_padding_mask = in.at("key_padding_mask")});
+        },
+        true);
     MultiHeadAttention cross(8, 2, {.cross = true, .kv_dim = 6});
     check_case(cross, file, "cross_pad", dt, [&](const Tensor& x, const Tensor& mem, const StateDict& in) {
       return cross.forward(x, mem, {.key_padding_mask = in.at("key_padding_mask")});

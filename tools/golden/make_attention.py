@@ -10,7 +10,8 @@ and float32 (loose tolerance) on the same inputs.
 
   mha.safetensors          MultiHeadAttention (self: causal + key padding; self: additive mask + key padding;
                            cross: memory key padding): inputs, parameters (Cairn names), R, outputs and the
-                           gradients of sum(out * R) for the input(s) and every parameter
+                           gradients of sum(out * R) for the input(s) and every parameter; and torch's own
+                           nn.MultiheadAttention (case torch_mha, torch's parameter names)
   block.safetensors        Transformer blocks (LayerNorm + attention + GELU MLP, residuals): an encoder block
                            pre-norm with exact GELU and key padding, and one post-norm with tanh GELU
   gpt_step.safetensors     ONE WHOLE GPT TRAINING STEP, as llm.c's test_gpt2.c: a small GPT with torch_ref.py's
@@ -153,6 +154,13 @@ def make_mha(out_dir):
                 {"x": torch.randn(B, T, E, dtype=D64), "memory": torch.randn(B, S, KV, dtype=D64),
                  "key_padding_mask": pad_mask(B, S, [1, 0])},
                 lambda m, x, memory, key_padding_mask: m(x, memory, key_padding=key_padding_mask.bool()))
+    # torch.nn.MultiheadAttention itself (its own kernels, not the formula above), under its own parameter names
+    # (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), with a causal additive mask and key padding.
+    m = nn.MultiheadAttention(E, H, batch_first=True)
+    causal = torch.full((T, T), float("-inf"), dtype=D64).triu(1)
+    module_case(out, "torch_mha", m, {"x": torch.randn(B, T, E, dtype=D64), "key_padding_mask": pad},
+                lambda m, x, key_padding_mask: m(x, x, x, key_padding_mask=key_padding_mask.bool(), attn_mask=causal,
+                                                 need_weights=False)[0])
     save(os.path.join(out_dir, "mha.safetensors"), out, {"B": B, "T": T, "E": E, "H": H, "S": S, "kv_dim": KV})
 
 

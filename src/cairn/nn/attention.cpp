@@ -120,6 +120,27 @@ Tensor MultiHeadAttention::forward_cached(const Tensor& x_new, LayerKVCache& cac
   return self_attention_cached(x_new, *qkv_, *proj_, num_heads_, cache, capacity);
 }
 
+StateDict from_torch_multihead_attention(const StateDict& torch_dict) {
+  static const std::pair<const char*, const char*> kRenames[] = {{"in_proj_weight", "qkv.weight"},
+                                                                 {"in_proj_bias", "qkv.bias"},
+                                                                 {"out_proj.weight", "proj.weight"},
+                                                                 {"out_proj.bias", "proj.bias"}};
+  StateDict out;
+  for (const auto& [name, t] : torch_dict) {
+    std::string renamed = name;
+    for (const auto& [from, to] : kRenames) {
+      const std::string f = from;
+      if (name.size() >= f.size() && name.compare(name.size() - f.size(), f.size(), f) == 0 &&
+          (name.size() == f.size() || name[name.size() - f.size() - 1] == '.')) {
+        renamed = name.substr(0, name.size() - f.size()) + to;
+        break;
+      }
+    }
+    out.insert(renamed, t);
+  }
+  return out;
+}
+
 // ---- positional embeddings ----
 
 LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len, int64_t embed_dim, std::string init,

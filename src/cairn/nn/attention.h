@@ -99,6 +99,13 @@ class MultiHeadAttention : public Module {
   std::shared_ptr<Dense> qkv_, q_, kv_, proj_;
 };
 
+// torch.nn.MultiheadAttention's parameter names -> a self-attention MultiHeadAttention's: in_proj_weight [3E, E]
+// -> qkv.weight, in_proj_bias -> qkv.bias, out_proj.weight -> proj.weight, out_proj.bias -> proj.bias, at any
+// prefix ("blocks.0.attn.in_proj_weight" -> "blocks.0.attn.qkv.weight"); other entries are kept as they are. The
+// two modules then compute the same function (torch's batch_first=True layout; its bool key_padding_mask as
+// uint8, its float attn_mask as attn_mask). Separate q/k/v projections (kdim != embed_dim) are not converted.
+StateDict from_torch_multihead_attention(const StateDict& torch_dict);
+
 // ---- positional embeddings ----
 // Learned: "weight" [max_len, E] (N(0, 0.02) by default, or any nn::init name). x (B, T, E) -> x + weight[offset :
 // offset + T]. Throws ValueError when offset + T > max_len.
