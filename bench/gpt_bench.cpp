@@ -3,6 +3,7 @@
 //
 //   gpt_bench train [threads=2] [iters=200]     ms/iter and tokens/s (compare with torch_ref.py gpt <threads>)
 //   gpt_bench generate [threads=1] [reps=50]    ms/token at context positions 8, 16, 32, 64, with and without cache
+//   gpt_bench attention [threads=1] [reps=200]  CPU ms of the fused attention forward and backward at the GPT shape
 //
 // bench/compare_gpt.sh runs both sides in one go. Figures, not tests: nothing here fails on a slow machine.
 #include <algorithm>
@@ -92,17 +93,42 @@ int generate(int threads, int reps) {
   return 0;
 }
 
+// The fused attention alone at the training shape (batch 12, 4 heads, 64 positions, head width 32, causal).
+int attention(int threads, int reps) {
+  set_num_threads(threads);
+  Generator g(3);
+  const Shape shape{12, 4, 64, 32};
+  Tensor q = randn(shape, DType::f32, &g).requires_grad_(), k = randn(shape, DType::f32, &g).requires_grad_(),
+         v = randn(shape, DType::f32, &g).requires_grad_(), r = randn(shape, DType::f32, &g);
+  double fwd = 0, bwd = 0;
+  for (int i = 0; i < reps; ++i) {
+    std::clock_t c0 = std::clock();
+    Tensor y = scaled_dot_product_attention(q, k, v, {.causal = true});
+    Tensor loss = sum(y * r);
+    std::clock_t c1 = std::clock();
+    loss.backward();
+    std::clock_t c2 = std::clock();
+    fwd += static_cast<double>(c1 - c0);
+    bwd += static_cast<double>(c2 - c1);
+  }
+  const double to_ms = 1000.0 / CLOCKS_PER_SEC / reps;
+  std::printf("cairn attention (12, 4, 64, 32) causal, threads=%d: forward %.3f ms, backward %.3f ms cpu per call\n",
+              threads, fwd * to_ms, bwd * to_ms);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "train";
   try {
     if (mode == "train") return train(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200);
+    if (mode == "attention") return attention(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 200);
     if (mode == "generate") return generate(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 50);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gpt_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] | generate [threads] [reps]\n");
+  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] | generate [threads] [reps] | attention [threads] [reps]\n");
   return 2;
 }

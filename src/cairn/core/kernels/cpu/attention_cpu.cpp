@@ -20,7 +20,7 @@
 namespace cairn::kernels::cpu {
 namespace {
 
-constexpr int64_t kQRows = 32;  // queries per tile
+constexpr int64_t kQRows = 16;  // queries per tile
 constexpr int64_t kKCols = 64;  // keys per tile
 
 // Element strides of a (B, H, T, D) view (last dim contiguous, checked by the op).
