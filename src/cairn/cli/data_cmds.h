@@ -5,8 +5,9 @@
 //   cairn data split FILE --out DIR --fractions 0.8,0.1,0.1 [--stratify COL] [--seed S]
 //       CSV (header kept in every part), JSON Lines or text lines into train/val/test files, written atomically.
 //   cairn data shard TEXT_FILE --out DIR --tokenizer char|bpe [--vocab F --merges F | --vocab-size N]
-//                    [--shard-size N] [--val-fraction F]
-//       token shards in llm.c's format (uint16 ids when the vocabulary fits, else uint32) and DIR/tokenizer.json.
+//                    [--shard-size N] [--val-fraction F] [--chunk-bytes N]
+//       token shards in llm.c's format (uint16 ids when the vocabulary fits, else uint32) and DIR/tokenizer.json;
+//       the corpus is streamed --chunk-bytes at a time (the output does not depend on the chunk size).
 #pragma once
 #include <nlohmann/json.hpp>
 

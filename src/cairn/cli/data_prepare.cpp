@@ -1,29 +1,19 @@
-// cairn data split / shard / (dispatch): prepare data files (see data_cmds.h).
+// cairn data split and the `cairn data` dispatch: prepare data files (see data_cmds.h; shard is in data_shard.cpp).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include "cairn/cli/config.h"
+#include "cairn/cli/data_args.h"
 #include "cairn/cli/data_cmds.h"
 #include "cairn/data/dataset.h"
 #include "cairn/data/error.h"
-#include "cairn/data/text.h"
-#include "cairn/data/token_shard.h"
 #include "cairn/io/atomic_file.h"
-#include "cairn/text/bpe_tokenizer.h"
-#include "cairn/text/char_tokenizer.h"
 
 namespace cairn::cli {
-namespace {
 
-namespace fs = std::filesystem;
-
-// Options of the form --name value; positional arguments in order.
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> opts;
-};
+namespace data_detail {
 
 Args parse_args(const std::vector<std::string>& args, const std::vector<std::string>& valued, const std::string& usage) {
   Args a;
@@ -50,6 +40,14 @@ Args parse_args(const std::vector<std::string>& args, const std::vector<std::str
   }
   return a;
 }
+
+}  // namespace data_detail
+
+namespace {
+
+namespace fs = std::filesystem;
+using data_detail::Args;
+using data_detail::parse_args;
 
 // CSV records (a quoted field may hold newlines), each without its line ending; blank records dropped.
 std::vector<std::string> csv_records(const std::string& text) {
@@ -225,73 +223,12 @@ int cmd_data_split(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_data_shard(const std::vector<std::string>& args) {
-  const std::string usage =
-      "cairn data shard TEXT_FILE --out DIR --tokenizer char|bpe [--vocab encoder.json --merges vocab.bpe | --vocab-size N] "
-      "[--shard-size TOKENS] [--val-fraction F]";
-  Args a = parse_args(args, {"out", "tokenizer", "vocab", "merges", "vocab-size", "shard-size", "val-fraction"}, usage);
-  if (a.positional.size() != 1 || !a.opts.count("out") || !a.opts.count("tokenizer")) throw UsageError("usage: " + usage);
-  const std::string in = a.positional[0], kind = a.opts["tokenizer"];
-  const int64_t shard_size = a.opts.count("shard-size") ? std::stoll(a.opts["shard-size"]) : 100'000'000;
-  const double val = a.opts.count("val-fraction") ? std::stod(a.opts["val-fraction"]) : 0.0;
-  if (shard_size <= 0) throw UsageError("--shard-size must be a positive number of tokens");
-  if (val < 0 || val >= 1) throw UsageError("--val-fraction must be in [0, 1)");
-  std::string text;
-  try {
-    text = io::read_file(in);
-  } catch (const io::IoError& e) {
-    throw data::DataError::in_file(in, e.what());
-  }
-  if (text.empty()) throw data::DataError::in_file(in, "empty file: nothing to tokenize");
-  std::unique_ptr<text::Tokenizer> tok;
-  if (kind == "char") {
-    if (!data::is_valid_utf8(text)) {
-      text = data::latin1_to_utf8(text);
-      std::printf("%s is not UTF-8: read as latin-1\n", in.c_str());
-    }
-    tok = std::make_unique<text::CharTokenizer>(text::CharTokenizer::from_corpus(text));
-  } else if (kind == "bpe") {
-    if (a.opts.count("vocab") || a.opts.count("merges")) {
-      if (!a.opts.count("vocab") || !a.opts.count("merges")) throw UsageError("--tokenizer bpe needs both --vocab and --merges");
-      tok = std::make_unique<text::BpeTokenizer>(text::BpeTokenizer::from_gpt2_files(a.opts["vocab"], a.opts["merges"]));
-    } else if (a.opts.count("vocab-size")) {
-      tok = std::make_unique<text::BpeTokenizer>(text::train_bpe(text, std::stoull(a.opts["vocab-size"])));
-    } else {
-      throw UsageError("--tokenizer bpe needs --vocab and --merges (GPT-2 files) or --vocab-size N (trained on the file)");
-    }
-  } else {
-    throw UsageError("--tokenizer must be char or bpe, got '" + kind + "'");
-  }
-  std::vector<int32_t> ids = tok->encode(text);
-  const auto dtype = tok->vocab_size() <= 65536 ? data::TokenDtype::U16 : data::TokenDtype::U32;
-  fs::create_directories(a.opts["out"]);
-  const fs::path out = a.opts["out"];
-  tok->save((out / "tokenizer.json").string());
-  const int64_t n_val = static_cast<int64_t>(std::ceil(val * double(ids.size())));
-  auto write = [&](const std::string& prefix, int64_t begin, int64_t end) {
-    for (int64_t s = begin, k = 0; s < end; s += shard_size, ++k) {
-      char name[64];
-      std::snprintf(name, sizeof name, "%s_%06lld.bin", prefix.c_str(), (long long)k);
-      data::TokenShardWriter w(out / name, dtype);
-      const int64_t e = std::min(end, s + shard_size);
-      w.append(std::span<const int32_t>(ids.data() + s, size_t(e - s)));
-      w.close();
-      std::printf("%s: %lld tokens\n", (out / name).string().c_str(), (long long)(e - s));
-    }
-  };
-  if (n_val > 0) write("val", 0, n_val);
-  write("train", n_val, int64_t(ids.size()));
-  std::printf("%zu tokens, %s tokenizer with %zu ids (%s shards), tokenizer saved to %s\n", ids.size(), kind.c_str(),
-              tok->vocab_size(), dtype == data::TokenDtype::U16 ? "uint16" : "uint32", (out / "tokenizer.json").string().c_str());
-  return 0;
-}
-
 int cmd_data(const std::vector<std::string>& args) {
   const std::string usage =
       "usage: cairn data inspect FILE_OR_DIR [--label COL] [--json]\n"
       "       cairn data split FILE --out DIR --fractions 0.8,0.1,0.1 [--stratify COL] [--seed S]\n"
       "       cairn data shard TEXT_FILE --out DIR --tokenizer char|bpe [--vocab F --merges F | --vocab-size N] "
-      "[--shard-size N] [--val-fraction F]";
+      "[--shard-size N] [--val-fraction F] [--chunk-bytes N]";
   if (args.empty()) throw UsageError(usage);
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "inspect") return cmd_data_inspect(rest);

@@ -85,4 +85,20 @@ class BpeTokenizer final : public Tokenizer {
 BpeTokenizer train_bpe(std::string_view corpus, std::size_t vocab_size,
                        const std::vector<std::string>& special_tokens = {});
 
+// Training on a corpus too large for memory: count the pieces chunk by chunk, then train on the sum. The result
+// equals train_bpe(whole corpus) provided every chunk boundary is also a boundary of gpt2_pretokenize(whole corpus)
+// with the same pieces on both sides (e.g. cut before a space or after a newline between printable ASCII
+// characters, as `cairn data shard` does).
+struct BpePieceHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using BpePieceCounts = std::unordered_map<std::string, std::int64_t, BpePieceHash, std::equal_to<>>;
+// counts[piece] += occurrences of piece in gpt2_pretokenize(text).
+void count_bpe_pieces(std::string_view text, BpePieceCounts& counts);
+// As train_bpe(corpus, ...) for the corpus whose pieces were counted. Throws TokenizerError for no pieces or a too
+// small vocab_size.
+BpeTokenizer train_bpe(const BpePieceCounts& pieces, std::size_t vocab_size,
+                       const std::vector<std::string>& special_tokens = {});
+
 }  // namespace cairn::text

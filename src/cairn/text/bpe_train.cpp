@@ -29,9 +29,10 @@ struct Word {
 
 class Trainer {
  public:
-  explicit Trainer(std::string_view corpus) {
-    std::unordered_map<std::string_view, std::int64_t> piece_counts;
-    for (std::string_view piece : gpt2_pretokenize(corpus)) ++piece_counts[piece];
+  // piece_counts: each pre-tokenized piece (string or string_view) -> its frequency. The merges learnt depend only
+  // on these counts (ties are broken by pair ids, never by word order), so any map of equal counts trains alike.
+  template <class PieceCounts>
+  explicit Trainer(const PieceCounts& piece_counts) {
     words_.reserve(piece_counts.size());
     for (const auto& [piece, freq] : piece_counts) {
       Word w{{}, freq};
@@ -124,10 +125,10 @@ class Trainer {
   std::priority_queue<HeapEntry> heap_;
 };
 
-}  // namespace
-
-BpeTokenizer train_bpe(std::string_view corpus, std::size_t vocab_size, const std::vector<std::string>& special_tokens) {
-  if (corpus.empty()) {
+template <class PieceCounts>
+BpeTokenizer train_from_counts(const PieceCounts& piece_counts, std::size_t vocab_size,
+                               const std::vector<std::string>& special_tokens) {
+  if (piece_counts.empty()) {
     throw TokenizerError("train_bpe: the corpus is empty; training needs text to count byte pairs in");
   }
   if (vocab_size < 256 + special_tokens.size()) {
@@ -141,7 +142,7 @@ BpeTokenizer train_bpe(std::string_view corpus, std::size_t vocab_size, const st
   std::unordered_map<std::string, std::int32_t> ids;
   for (std::size_t i = 0; i < vocab.size(); ++i) ids.emplace(vocab[i], static_cast<std::int32_t>(i));
   const std::size_t learnt_size = vocab_size - special_tokens.size();
-  Trainer trainer(corpus);
+  Trainer trainer(piece_counts);
   while (vocab.size() < learnt_size) {
     Key pair;
     std::int32_t provisional = static_cast<std::int32_t>(vocab.size());
@@ -162,6 +163,27 @@ BpeTokenizer train_bpe(std::string_view corpus, std::size_t vocab_size, const st
     vocab.push_back(s);
   }
   return BpeTokenizer(std::move(vocab), std::move(merges), special_tokens, "train_bpe");
+}
+
+}  // namespace
+
+BpeTokenizer train_bpe(std::string_view corpus, std::size_t vocab_size, const std::vector<std::string>& special_tokens) {
+  std::unordered_map<std::string_view, std::int64_t> piece_counts;  // views into corpus: no copies
+  for (std::string_view piece : gpt2_pretokenize(corpus)) ++piece_counts[piece];
+  return train_from_counts(piece_counts, vocab_size, special_tokens);
+}
+
+void count_bpe_pieces(std::string_view text, BpePieceCounts& counts) {
+  for (std::string_view piece : gpt2_pretokenize(text)) {
+    auto it = counts.find(piece);
+    if (it != counts.end()) ++it->second;
+    else counts.emplace(std::string(piece), 1);
+  }
+}
+
+BpeTokenizer train_bpe(const BpePieceCounts& pieces, std::size_t vocab_size,
+                       const std::vector<std::string>& special_tokens) {
+  return train_from_counts(pieces, vocab_size, special_tokens);
 }
 
 }  // namespace cairn::text
