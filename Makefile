@@ -11,8 +11,8 @@ PKGS := cmake g++ make pkg-config libopenblas-openmp-dev libdnnl-dev libyaml-cpp
         libgtest-dev libgmock-dev libbenchmark-dev ccache zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist
 # Extra packages for regenerating PyTorch reference files and running the side-by-side benchmarks.
 REF_PKGS := python3-torch python3-numpy
-# Extra packages for the fuzzers and the sanitizer build.
-FUZZ_PKGS := clang libclang-rt-14-dev
+# Extra packages for the fuzzers (clang, libFuzzer + sanitizer runtimes, clang's OpenMP headers and runtime).
+FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
 
 .PHONY: all deps ref-deps build demo test test-sanitize bench golden fuzz clean
 
