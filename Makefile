@@ -54,7 +54,7 @@ golden: ref-deps
 	/usr/bin/python3 tools/golden/make_golden.py tests/golden
 
 fuzz:
-	@$(MAKE) --no-print-directory deps PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory deps PKGS="$(PKGS) $(FUZZ_PKGS)"
 	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
 	  -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF -DCAIRN_BUILD_BENCH=OFF
 	cmake --build build-fuzz -j $(JOBS)
