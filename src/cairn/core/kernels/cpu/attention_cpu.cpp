@@ -2,7 +2,8 @@
 //
 // Forward: for each (b, h) and tile of kQRows queries, visit the keys in tiles of kKCols; per tile compute the
 // scores S = scale * Q K^T + masks (kQRows x kKCols, one small GEMM), update each row's running max m and sum l,
-// rescale the output accumulator and add P V (a second GEMM). Only the output and lse = m + log(l) per row are kept; no (Tq, Tk) matrix.
+// rescale the output accumulator and add P V (a second GEMM). Only the output and lse = m + log(l) per row are
+// kept; no (Tq, Tk) matrix. Tiles of 16 queries let a causal mask skip most of the upper triangle's tiles.
 // Backward: recompute each score tile from q, k and lse (P = exp(S - lse)), then with D_i = dO_i . O_i (five GEMMs
 // per tile):
 //   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - D_i),  dQ += scale * dS K,  dK += scale * dS^T Q.
