@@ -145,14 +145,16 @@ double pretrain(const Args& a, const MR& mr, const fs::path& out) {
   data::EncodedTexts enc = data::encode_for_encoder(tok, corpus, cfg.max_position);
   std::printf("pretraining rows: %lld (%lld truncated to %lld tokens)\n", static_cast<long long>(enc.input_ids.size(0)),
               static_cast<long long>(enc.truncated), static_cast<long long>(cfg.max_position));
-  data::MlmMasker masker(tok, {}, static_cast<uint64_t>(a.num("seed", 1)));
+  data::MlmOptions mo;
+  mo.mask_probability = a.num("mask-prob", 0.15);
+  data::MlmMasker masker(tok, mo, static_cast<uint64_t>(a.num("seed", 1)));
   nn::BertForMaskedLM mlm(cfg);
   std::printf("BertForMaskedLM: %lld parameters\n", static_cast<long long>(mlm.count_params()));
   train::BertTrainOptions o;
   o.epochs = static_cast<int64_t>(a.num("pretrain-epochs", 30));
   o.batch_size = static_cast<int64_t>(a.num("pretrain-batch", 64));
   o.lr = a.num("pretrain-lr", 1e-3);
-  o.warmup_fraction = 0.06;
+  o.warmup_fraction = a.num("pretrain-warmup", 0.06);
   o.seed = static_cast<uint64_t>(a.num("seed", 1));
   o.max_steps = static_cast<int64_t>(a.num("pretrain-max-steps", 0));
   train::BertTrainReport r = train::pretrain_mlm(mlm, enc.input_ids, masker, o);
@@ -194,7 +196,29 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   o.warmup_fraction = 0.1;
   o.seed = static_cast<uint64_t>(a.num("seed", 1));
   o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
+  // Early stopping on the validation split (--val F): keep the weights of the epoch with the best validation
+  // accuracy and restore them before the test evaluation. Without --val the last epoch's weights are tested.
+  nn::StateDict best;
+  double best_acc = -1;
+  int64_t best_epoch = -1;
+  if (xv.defined()) {
+    o.on_epoch = [&](int64_t epoch, const std::string&) {
+      const double acc = train::evaluate_classifier(clf, xv, yv).accuracy;
+      if (acc > best_acc) {
+        best_acc = acc;
+        best_epoch = epoch;
+        best = nn::StateDict();
+        for (const auto& [name, t] : clf.state_dict()) best.insert(name, t.clone());
+      }
+      return true;
+    };
+  }
   train::BertTrainReport r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv);
+  if (best_epoch >= 0) {
+    clf.load_state_dict(best);
+    std::printf("early stopping: restored epoch %lld (val_accuracy %.4f)\n", static_cast<long long>(best_epoch + 1),
+                best_acc);
+  }
   train::ClassifierScores s = train::evaluate_classifier(clf, xt, labels_tensor(mr.test));
   std::printf("%s: test accuracy %.4f (loss %.4f) on %zu sentences; fine-tuning %.1f s\n",
               from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);
