@@ -206,6 +206,36 @@ TEST(Resume, PerStepScheduleContinuesExactly) {
   std::filesystem::remove(ckpt);
 }
 
+// Dense(1, sigmoid) + binary_crossentropy on probabilities: accuracy must threshold at 0.5, not at 0 (where
+// every probability would count as positive), and with from_logits at 0.
+TEST(Fit, BinaryAccuracyThresholdFollowsTheLoss) {
+  Generator g(3);
+  Tensor x = randn({400, 4}, DType::f32, &g);
+  Tensor y = gt(select(x, 1, 0), scalar_tensor(0.0f)).to(DType::f32).reshape({400, 1});
+  for (bool logits : {false, true}) {
+    manual_seed(2);
+    auto net = std::make_shared<nn::Sequential>();
+    nn::DenseOptions o;
+    o.activation = logits ? "linear" : "sigmoid";
+    o.seed = 5;
+    net->add<nn::Dense>(1, o);
+    net->build({-1, 4});
+    train::Model m(net);
+    nn::LossOptions lo;
+    lo.from_logits = logits;
+    m.compile(optim::make_optimizer("adam", net->trainable_parameters(), {{"lr", 0.05}}),
+              nn::make_loss("binary_crossentropy", lo), {"accuracy"});
+    train::FitOptions fo;
+    fo.epochs = 20;
+    fo.verbose = 0;
+    m.fit(x, y, fo);
+    double acc = -1;
+    for (auto& [k, v] : m.evaluate(x, y))
+      if (k == "accuracy") acc = v;
+    EXPECT_GT(acc, 0.95) << (logits ? "from_logits" : "probabilities");
+  }
+}
+
 TEST(Fit, LearnsAndReportsValidation) {
   Toy d = toy_data();
   manual_seed(1);

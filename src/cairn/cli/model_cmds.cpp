@@ -70,8 +70,17 @@ int cmd_predict(const std::vector<std::string>& args) {
   LoadedModel lm = load_model(pos[0]);
   Tensor x = prepare_inputs(pos[1], lm.spec.preprocess);  // the transform recorded at training time
   train::Model model(lm.net);
-  Tensor logits = model.predict(x);
-  Tensor probs = softmax(logits, 1);
+  Tensor out = model.predict(x);
+  // Class probabilities: the loss recorded with the model says whether the outputs are logits. One output
+  // column is a binary model: P(class 1), shown as two classes.
+  const bool logits = loss_of(lm.spec)->takes_logits();
+  Tensor probs;
+  if (out.size(1) == 1) {
+    Tensor p1 = logits ? sigmoid(out) : out;
+    probs = concat({sub(scalar_tensor(1.0f), p1), p1}, 1);
+  } else {
+    probs = logits ? softmax(out, 1) : out;
+  }
   const int64_t n = std::min<int64_t>(limit, probs.size(0));
   const int64_t k = std::min<int64_t>(top, probs.size(1));
   auto p = probs.to_vector<float>();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "cairn/nn/losses.h"
 #include "cairn/train/metrics.h"
 
 namespace cairn::cli {
@@ -18,7 +19,7 @@ std::string evaluation_report(train::Model& model, const Tensor& x, const Tensor
   Tensor logits = model.predict(x, batch_size);
   if (logits.dim() == 2) {
     train::ConfusionMatrix cm;
-    cm.add(train::target_classes(y), train::predicted_classes(logits, true));
+    cm.add(train::target_classes(y), train::predicted_classes(logits, !model.loss() || model.loss()->takes_logits()));
     out += "\n" + cm.report(class_names) + "\n" + cm.to_string(class_names);
   }
   return out;

@@ -32,6 +32,9 @@ class Loss {
 
   const std::string& name() const { return name_; }  // "sparse_categorical_crossentropy"
   const std::string& reduction() const { return reduction_; }
+  // True when pred holds logits (the crossentropies built with from_logits); metrics then threshold a
+  // one-column output at 0 instead of 0.5.
+  virtual bool takes_logits() const { return false; }
 
  private:
   std::string name_, reduction_;
@@ -68,6 +71,7 @@ class BinaryCrossentropy : public Loss {
   explicit BinaryCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
                               std::string reduction = "sum_over_batch_size");
   Tensor per_sample(const Tensor& pred, const Tensor& target) const override;
+  bool takes_logits() const override { return from_logits_; }
 
  private:
   bool from_logits_;
@@ -82,6 +86,7 @@ class CategoricalCrossentropy : public Loss {
   explicit CategoricalCrossentropy(bool from_logits = false, double label_smoothing = 0.0,
                                    std::string reduction = "sum_over_batch_size");
   Tensor per_sample(const Tensor& pred, const Tensor& target) const override;
+  bool takes_logits() const override { return from_logits_; }
 
  private:
   bool from_logits_;
@@ -96,6 +101,7 @@ class SparseCategoricalCrossentropy : public Loss {
  public:
   explicit SparseCategoricalCrossentropy(bool from_logits = false, std::string reduction = "sum_over_batch_size");
   Tensor per_sample(const Tensor& pred, const Tensor& target) const override;
+  bool takes_logits() const override { return from_logits_; }
 
  private:
   bool from_logits_;

@@ -41,6 +41,7 @@ void Model::compile(std::shared_ptr<optim::Optimizer> optimizer, std::shared_ptr
   CAIRN_CHECK(loss != nullptr, ValueError, "compile: loss is null");
   optimizer_ = std::move(optimizer);
   loss_ = std::move(loss);
+  from_logits_ = loss_->takes_logits();
   metrics_.clear();
   metric_names_ = std::move(metrics);
   for (const auto& m : metric_names_) metrics_.push_back(make_metric(m, from_logits_));

@@ -114,7 +114,7 @@ class Model {
   std::shared_ptr<nn::Loss> loss_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::vector<std::string> metric_names_;
-  bool from_logits_ = true;  // how metrics threshold one-column outputs (0 for logits, 0.5 for probabilities)
+  bool from_logits_ = false;  // loss_->takes_logits(): metrics threshold one-column outputs at 0, else 0.5
   std::unique_ptr<TrainState> state_;
   std::shared_ptr<optim::LRScheduler> schedule_;  // the running fit's, so checkpoints carry its state
   bool resuming_ = false;                          // load_checkpoint called by fit(resume_from)
