@@ -264,6 +264,13 @@ TEST(Fit, EarlyStoppingStopsAndRestores) {
   auto h = m.fit(d.x, d.y, fo);
   EXPECT_EQ(h.epochs_run, 2);
   EXPECT_EQ(es->stopped_epoch(), 1);
+
+  // Keras's count: patience 3 stops after 3 epochs in a row without improvement (epoch 0 sets the best).
+  auto m3 = toy_model(toy_net());
+  auto es3 = std::make_shared<train::EarlyStopping>("val_loss", 3, 10.0);
+  fo.callbacks = {es3};
+  EXPECT_EQ(m3.fit(d.x, d.y, fo).epochs_run, 4);
+  EXPECT_EQ(es3->stopped_epoch(), 3);
 }
 
 TEST(Fit, NanLossStopsNamingTheStep) {

@@ -65,7 +65,7 @@ void EarlyStopping::on_epoch_end(int64_t epoch, const Logs& logs) {
     }
     return;
   }
-  if (++wait_ > patience_) {
+  if (++wait_ >= patience_ && epoch > 0) {  // Keras: stop once `patience` epochs in a row did not improve
     stopped_epoch_ = epoch;
     model_->stop_training = true;
   }
