@@ -20,7 +20,10 @@ std::string evaluation_report(train::Model& model, const Tensor& x, const Tensor
   if (logits.dim() == 2) {
     train::ConfusionMatrix cm;
     cm.add(train::target_classes(y), train::predicted_classes(logits, !model.loss() || model.loss()->takes_logits()));
-    out += "\n" + cm.report(class_names) + "\n" + cm.to_string(class_names);
+    out += '\n';  // appended piecewise: GCC 12's -Wrestrict misfires on "\n" + std::string under the sanitizers
+    out += cm.report(class_names);
+    out += '\n';
+    out += cm.to_string(class_names);
   }
   return out;
 }
