@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cairn/cli/cli.h"
+#include "cli_fixture.h"
 #include "cairn/cli/config.h"
 #include "cairn/io/safetensors.h"
 
@@ -13,32 +14,11 @@ using cairn::cli::run;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
+using cairn_test::cairn_cmd;
+using cairn_test::Result;
 
-Result cairn_cmd(const std::vector<std::string>& args) {
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = run(args);
-  Result r{code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
-  return r;
-}
-
-class CliTest : public testing::Test {
+class CliTest : public cairn_test::CliDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cairn_cli_" + std::to_string(::getpid()) + "_" +
-                                        testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p) << text;
-    return p;
-  }
   // A small, fast config: 600 Fashion-MNIST images, an MLP, one epoch.
   std::string small_config(const std::string& extra_layers = "", const std::string& data_path = "/usr/share/datasets/fashion-mnist") {
     return "name: t\nseed: 1\n"
@@ -50,7 +30,6 @@ class CliTest : public testing::Test {
            "fit:\n  epochs: 1\n  batch_size: 32\n  verbose: 0\n"
            "outputs:\n  dir: " + (dir_ / "run").string() + "\n";
   }
-  fs::path dir_;
 };
 
 }  // namespace

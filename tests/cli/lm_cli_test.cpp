@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cairn/cli/cli.h"
+#include "cli_fixture.h"
 #include "cairn/data/token_shard.h"
 #include "cairn/text/bpe_tokenizer.h"
 
@@ -14,34 +15,13 @@ using cairn::cli::run;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result cairn_cmd(const std::vector<std::string>& args) {
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = run(args);
-  Result r{code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
-  return r;
-}
+using cairn_test::cairn_cmd;
+using cairn_test::Result;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-class LmCliTest : public testing::Test {
+class LmCliTest : public cairn_test::CliDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cairn_lm_cli_" + std::to_string(::getpid()) + "_" +
-                                        testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p) << text;
-    return p;
-  }
   std::string corpus(const std::string& name = "corpus.txt", const std::string& extra = "") {
     std::string t;
     for (int i = 0; i < 60; ++i) t += "the cat sat on the mat.\nhello world!\n";
@@ -72,7 +52,6 @@ class LmCliTest : public testing::Test {
     EXPECT_EQ(r.code, 0) << r.err;
     return model();
   }
-  fs::path dir_;
 };
 
 TEST_F(LmCliTest, TrainPrintsEvaluationsAndStepsOverrideWorks) {

@@ -6,22 +6,14 @@
 #include <fstream>
 
 #include "cairn/cli/cli.h"
+#include "cli_fixture.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result cairn_cmd(const std::vector<std::string>& args) {
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = cairn::cli::run(args);
-  return {code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
-}
+using cairn_test::cairn_cmd;
+using cairn_test::Result;
 
 const std::string kMr = std::string(CAIRN_SHARED_DIR) + "/data/rt-polarity";
 

@@ -15,23 +15,15 @@
 #include <sstream>
 
 #include "cairn/cli/cli.h"
+#include "cli_fixture.h"
 #include "cairn/data/idx.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result cairn_cmd(const std::vector<std::string>& args) {
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = cairn::cli::run(args);
-  return {code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
-}
+using cairn_test::cairn_cmd;
+using cairn_test::Result;
 
 const char* kClassNames[10] = {"tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"};
 

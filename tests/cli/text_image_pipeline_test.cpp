@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "cairn/cli/cli.h"
+#include "cli_fixture.h"
 #include "cairn/data/idx.h"
 #include "cairn/io/atomic_file.h"
 
@@ -16,17 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result cairn_cmd(const std::vector<std::string>& args) {
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
-  int code = cairn::cli::run(args);
-  return {code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
-}
+using cairn_test::cairn_cmd;
+using cairn_test::Result;
 
 double accuracy_in(const std::string& report) {
   std::smatch m;
@@ -66,19 +58,8 @@ void write_png(const fs::path& path, const uint8_t* px, int h, int w) {
   std::ofstream(path, std::ios::binary) << png;
 }
 
-class PipelineTest : public testing::Test {
+class PipelineTest : public cairn_test::CliDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cairn_tip_" + std::to_string(::getpid()) + "_" +
-                                        testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p) << text;
-    return p;
-  }
   std::string common(const std::string& layers, int epochs) {
     return "model:\n  layers:\n" + layers +
            "compile:\n  optimizer: {name: adam, lr: 0.005}\n"
@@ -86,7 +67,6 @@ class PipelineTest : public testing::Test {
            "fit:\n  epochs: " + std::to_string(epochs) + "\n  batch_size: 32\n  verbose: 0\n"
            "outputs:\n  dir: " + (dir_ / "run").string() + "\n";
   }
-  fs::path dir_;
 };
 
 // Mean of the token embeddings: (B, T) -> (B, T, 16) -> (B, 1, T, 16) -> average over T -> (B, 16).
