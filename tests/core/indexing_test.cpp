@@ -3,25 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "cairn/core/core.h"
+#include "error_util.h"
 
 using namespace cairn;
 using cairn::testing::gradcheck;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
-void expect_contains(const std::string& m, const std::vector<std::string>& parts) {
-  for (const auto& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "missing \"" << p << "\" in: " << m;
-}
+using cairn_test::error_of;
+using cairn_test::expect_contains;
 
 // Flat offset of a multi-index in a contiguous tensor of `shape`.
 int64_t flat(const Shape& shape, const std::vector<int64_t>& c) {

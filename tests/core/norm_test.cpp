@@ -5,25 +5,17 @@
 #include <cmath>
 
 #include "cairn/core/core.h"
+#include "error_util.h"
 
 using namespace cairn;
 using cairn::testing::gradcheck;
 
 namespace {
+using cairn_test::error_of;
 
 void expect_near(const std::vector<double>& a, const std::vector<double>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], tol) << "element " << i;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 // The 4 x 3 case used for the PyTorch numbers below.

@@ -4,21 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "cairn/core/core.h"
+#include "error_util.h"
 
 using namespace cairn;
 using cairn::testing::gradcheck;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using cairn_test::error_of;
 
 double max_diff(const Tensor& a, const Tensor& b) { return amax(abs(a - b)).item(); }
 

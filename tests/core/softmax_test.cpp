@@ -5,12 +5,14 @@
 #include <cmath>
 
 #include "cairn/core/core.h"
+#include "error_util.h"
 #include "cairn/core/kernels/cpu/vec_exp.h"
 
 using namespace cairn;
 using cairn::testing::gradcheck;
 
 namespace {
+using cairn_test::error_of;
 
 void expect_near(const std::vector<double>& a, const std::vector<double>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());
@@ -65,16 +67,6 @@ std::vector<double> ref_cross_entropy(const Tensor& logits, const Tensor& target
   if (o.reduction == "none") return loss;
   double total = (1 - o.label_smoothing) * nll_sum + o.label_smoothing / C * smooth_sum;
   return {o.reduction == "mean" ? total / denom : total};
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace
