@@ -25,8 +25,9 @@ bool dnnl_conv2d_backward_data(const Tensor&, const Tensor&, const Tensor&, cons
 #include <memory>
 #include <mutex>
 #include <unordered_map>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
+
+#include "cairn/core/kernels/cpu/dnnl_util.h"
 
 namespace cairn::kernels::cpu {
 namespace {
@@ -35,13 +36,7 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-// Scratch bytes from Cairn's caching allocator, so a training step allocates nothing after the first.
-Tensor scratch_bytes(size_t n) { return Tensor::empty({static_cast<int64_t>((n + 3) / 4 + 1)}, DType::f32); }
+dnnl::engine& engine() { return dnnl_engine(); }
 
 // One operand: the caller's plain layout, the primitive's layout, and the reorder between them if they differ.
 struct Port {
@@ -58,7 +53,7 @@ struct Port {
   memory in(const void* data, dnnl::stream& s, std::vector<Tensor>& keep) const {
     memory u(user, engine(), const_cast<void*>(data));
     if (same) return u;
-    keep.push_back(scratch_bytes(prim.get_size()));
+    keep.push_back(dnnl_scratch(prim.get_size()));
     memory m(prim, engine(), keep.back().raw_data());
     convert.execute(s, u, m);
     return m;
@@ -66,7 +61,7 @@ struct Port {
   // Where the primitive writes; finish() moves it into `data`.
   memory out(void* data, std::vector<Tensor>& keep) const {
     if (same) return memory(user, engine(), data);
-    keep.push_back(scratch_bytes(prim.get_size()));
+    keep.push_back(dnnl_scratch(prim.get_size()));
     return memory(prim, engine(), keep.back().raw_data());
   }
   void finish(memory m, void* data, dnnl::stream& s) const {
@@ -77,8 +72,6 @@ struct Port {
 };
 
 memory::desc any_like(const memory::desc& d) { return memory::desc(d.dims(), dt::f32, tag::any); }
-
-bool is_jit(const char* impl) { return std::strncmp(impl, "jit", 3) == 0 || std::strncmp(impl, "brg", 3) == 0; }
 
 // Everything oneDNN needs for one (geometry, with bias) pair, built on first use of each direction.
 struct Entry {
@@ -128,7 +121,7 @@ struct Entry {
   }
 
   void build_fwd() {
-    if (!fwd_pd_ok || !is_jit(fwd_pd.impl_info_str())) return;
+    if (!fwd_pd_ok || !dnnl_is_jit(fwd_pd.impl_info_str())) return;
     fwd = dnnl::convolution_forward(fwd_pd);
     fwd_src = Port(src, fwd_pd.src_desc(), true);
     fwd_wei = Port(wei, fwd_pd.weights_desc(), true);
@@ -148,7 +141,7 @@ struct Entry {
     } catch (const dnnl::error&) {
       return;
     }
-    if (!is_jit(bww_pd.impl_info_str())) return;
+    if (!dnnl_is_jit(bww_pd.impl_info_str())) return;
     bww = dnnl::convolution_backward_weights(bww_pd);
     bww_src = Port(src, bww_pd.src_desc(), true);
     bww_ddst = Port(dst, bww_pd.diff_dst_desc(), true);
@@ -164,7 +157,7 @@ struct Entry {
     } catch (const dnnl::error&) {
       return;
     }
-    if (!is_jit(bwd_pd.impl_info_str())) return;
+    if (!dnnl_is_jit(bwd_pd.impl_info_str())) return;
     bwd = dnnl::convolution_backward_data(bwd_pd);
     bwd_wei = Port(wei, bwd_pd.weights_desc(), true);
     bwd_ddst = Port(dst, bwd_pd.diff_dst_desc(), true);
@@ -190,7 +183,7 @@ std::shared_ptr<Entry> entry_for(const Conv2dGeometry& g, bool with_bias) {
   return e;
 }
 
-Tensor scratchpad_for(const dnnl::primitive_desc_base& pd) { return scratch_bytes(pd.scratchpad_desc().get_size()); }
+Tensor scratchpad_for(const dnnl::primitive_desc_base& pd) { return dnnl_scratch(pd.scratchpad_desc().get_size()); }
 
 bool forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, const Conv2dGeometry& g) {
   // x: (N, C, H, W), w: (O, C/G, KH, KW), bias: (O) -> y: (N, O, OH, OW) =
