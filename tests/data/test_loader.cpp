@@ -143,6 +143,32 @@ TEST(Datasets, ConcatSubsetRepeat) {
   EXPECT_THROW(c.get(8, g), IndexError);
 }
 
+// The one-pass gather (TensorDataset, and a subset of one) gives exactly the stacked examples, dtypes and all.
+TEST(Datasets, GetRowsEqualsStackingEachExample) {
+  auto a = images(9);
+  SubsetDataset s(a, {8, 2, 5, 0});
+  Generator g;
+  const std::vector<int64_t> idx{3, 0, 3, 1};
+  for (const Dataset* ds : {static_cast<const Dataset*>(a.get()), static_cast<const Dataset*>(&s)}) {
+    auto rows = ds->get_rows(idx);
+    ASSERT_TRUE(rows.has_value());
+    std::vector<Example> ex;
+    for (int64_t i : idx) ex.push_back(ds->get(i, g));
+    Batch stacked = collate(ex);
+    ASSERT_EQ(rows->size(), stacked.fields.size());
+    for (size_t f = 0; f < rows->size(); ++f) {
+      EXPECT_EQ((*rows)[f].shape(), stacked.fields[f].shape());
+      EXPECT_EQ((*rows)[f].dtype(), stacked.fields[f].dtype());
+      EXPECT_EQ((*rows)[f].to_vector<double>(), stacked.fields[f].to_vector<double>());
+    }
+  }
+  EXPECT_THROW(s.get_rows(std::vector<int64_t>{4}), IndexError);
+  EXPECT_THROW(a->get_rows(std::vector<int64_t>{-1}), IndexError);
+  // A dataset with per-example work has no one-pass gather.
+  MapDataset m(a, [](Example e, Generator&) { return e; });
+  EXPECT_FALSE(m.get_rows(idx).has_value());
+}
+
 // The warp's fast interior path against the plain per-pixel formula (rotation, shift, zoom about the center,
 // bilinear, the fill mode for neighbours outside), with the parameters drawn in augment_image's order.
 static std::vector<float> reference_affine(const Tensor& x, const AugmentOptions& o, Generator g) {
@@ -218,7 +244,9 @@ TEST(Augment, IdentityWhenOff) {
   for (int i = 0; i < 10 && !flipped; ++i) {
     Tensor z = augment_image(x, flip, g);
     flipped = z.to_vector<float>() != x.to_vector<float>();
-    if (flipped) EXPECT_EQ(z.select(2, 0).to_vector<float>(), x.select(2, 5).to_vector<float>());
+    if (flipped) {
+      EXPECT_EQ(z.select(2, 0).to_vector<float>(), x.select(2, 5).to_vector<float>());
+    }
   }
   EXPECT_TRUE(flipped);
   AugmentOptions bad;

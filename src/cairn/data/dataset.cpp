@@ -25,6 +25,16 @@ Example TensorDataset::get(int64_t i, Generator&) const {
   return e;
 }
 
+std::optional<Example> TensorDataset::get_rows(std::span<const int64_t> indices) const {
+  for (int64_t i : indices)
+    CAIRN_CHECK(i >= 0 && i < n_, IndexError, "TensorDataset: index ", i, " out of range for ", n_, " examples");
+  const Tensor idx = from_vector(std::vector<int64_t>(indices.begin(), indices.end()));
+  Example e;
+  e.reserve(tensors_.size());
+  for (const Tensor& t : tensors_) e.push_back(index_select(t.detach(), 0, idx));
+  return e;
+}
+
 SubsetDataset::SubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices)
     : base_(std::move(base)), indices_(std::move(indices)) {
   const int64_t n = base_->size();
@@ -36,6 +46,16 @@ SubsetDataset::SubsetDataset(std::shared_ptr<const Dataset> base, std::vector<in
 Example SubsetDataset::get(int64_t i, Generator& rng) const {
   CAIRN_CHECK(i >= 0 && i < size(), IndexError, "SubsetDataset: index ", i, " out of range for ", size(), " examples");
   return base_->get(indices_[static_cast<size_t>(i)], rng);
+}
+
+std::optional<Example> SubsetDataset::get_rows(std::span<const int64_t> indices) const {
+  std::vector<int64_t> mapped(indices.size());
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const int64_t i = indices[k];
+    CAIRN_CHECK(i >= 0 && i < size(), IndexError, "SubsetDataset: index ", i, " out of range for ", size(), " examples");
+    mapped[k] = indices_[static_cast<size_t>(i)];
+  }
+  return base_->get_rows(mapped);
 }
 
 ConcatDataset::ConcatDataset(std::vector<std::shared_ptr<const Dataset>> parts) : parts_(std::move(parts)) {

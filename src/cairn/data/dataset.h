@@ -11,6 +11,8 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "cairn/core/tensor/random.h"
@@ -27,6 +29,10 @@ class Dataset {
   virtual int64_t size() const = 0;
   // Example i (0 <= i < size(); IndexError otherwise). Must be safe to call from several threads at once.
   virtual Example get(int64_t i, Generator& rng) const = 0;
+  // Examples indices[0..n) with each field already stacked (n, ...), when the dataset can gather them in one
+  // pass because it does no per-example work; nullopt otherwise (the loader then stacks get() of each).
+  // Must equal stacking get() of each index. Same thread-safety as get().
+  virtual std::optional<Example> get_rows(std::span<const int64_t> indices) const { return std::nullopt; }
 };
 
 // Rows of tensors that share their first dimension (views, no copy).
@@ -35,6 +41,7 @@ class TensorDataset final : public Dataset {
   explicit TensorDataset(std::vector<Tensor> tensors);
   int64_t size() const override { return n_; }
   Example get(int64_t i, Generator& rng) const override;
+  std::optional<Example> get_rows(std::span<const int64_t> indices) const override;
   const std::vector<Tensor>& tensors() const { return tensors_; }
 
  private:
@@ -62,6 +69,7 @@ class SubsetDataset final : public Dataset {
   SubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices);
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   Example get(int64_t i, Generator& rng) const override;
+  std::optional<Example> get_rows(std::span<const int64_t> indices) const override;
   const std::vector<int64_t>& indices() const { return indices_; }
 
  private:

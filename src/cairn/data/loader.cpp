@@ -103,6 +103,14 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
 
 Batch DataLoader::build(int64_t k, const std::vector<int64_t>& order, int64_t epoch) const {
   const int64_t b = k * opt_.batch_size, n = std::min(opt_.batch_size, dataset_->size() - b);
+  // Datasets without per-example work gather the whole batch in one pass per field.
+  if (auto rows = dataset_->get_rows(std::span<const int64_t>(order).subspan(static_cast<size_t>(b), static_cast<size_t>(n)))) {
+    Batch out;
+    out.fields = std::move(*rows);
+    out.lengths.resize(out.fields.size());
+    out.index = k;
+    return out;
+  }
   std::vector<Example> ex;
   ex.reserve(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) {
