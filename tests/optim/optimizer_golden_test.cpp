@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cairn/optim/optim.h"
+#include "cairn/optim/factory.h"
 #include "golden_util.h"
 
 namespace cairn::optim {
@@ -143,6 +144,42 @@ TEST(OptimizerGolden, GroupsAndLrScaling) {
   opt.add_param_group(g);
   EXPECT_EQ(opt.num_params(), 3);
   EXPECT_DOUBLE_EQ(*opt.param_groups()[2].lr, 1e-3);  // the optimizer's lr option
+}
+
+}  // namespace
+}  // namespace cairn::optim
+
+namespace cairn::optim {
+namespace {
+
+// One optimizer's parameter after three steps on `threads` threads: 100,003 elements, so the update splits
+// across threads at boundaries that are not multiples of the vector width.
+std::vector<float> after_three_steps(const std::string& name, const std::map<std::string, double>& opts, int threads) {
+  const int before = num_threads();
+  set_num_threads(threads);
+  Generator g(11);
+  Tensor p = uniform({100003}, -1, 1, DType::f32, &g).requires_grad_();
+  auto opt = make_optimizer(name, {p}, opts);
+  for (int s = 0; s < 3; ++s) {
+    p.set_grad(uniform({100003}, -1, 1, DType::f32, &g));
+    opt->step();
+  }
+  set_num_threads(before);
+  return p.to_vector<float>();
+}
+
+TEST(OptimizerThreads, SameUpdateWhateverTheThreadCount) {
+  const std::vector<std::pair<std::string, std::map<std::string, double>>> cases = {
+      {"adam", {{"lr", 1e-3}}},
+      {"adam", {{"lr", 1e-3}, {"weight_decay", 0.1}, {"amsgrad", 1}}},
+      {"adamw", {{"lr", 1e-3}}},
+      {"rmsprop", {{"lr", 1e-3}}},
+      {"sgd", {{"lr", 1e-2}, {"momentum", 0.9}}}};
+  for (const auto& [name, opts] : cases) {
+    const std::vector<float> one = after_three_steps(name, opts, 1);
+    EXPECT_EQ(one, after_three_steps(name, opts, 2)) << name;
+    EXPECT_EQ(one, after_three_steps(name, opts, 3)) << name;
+  }
 }
 
 }  // namespace

@@ -54,38 +54,40 @@ void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __res
 #if defined(__AVX512F__)
 // The float loop with 16 lanes per step and the two divisions done as reciprocal estimates refined by one
 // Newton step (relative error ~1e-7, below float's half-ulp of the update in practice): sqrt and division are
-// what bound the loop otherwise (~23 cycles per 16 parameters on Zen 4). Returns where the scalar tail starts.
+// what bound the loop otherwise (~23 cycles per 16 parameters on Zen 4).
 template <bool kAmsgrad, bool kDecoupled, bool kCoupledDecay>
-int64_t adam_loop_avx512(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
-                         float* __restrict vmax, int64_t b, int64_t e, float neg_step_size, float bc2_sqrt, float b1,
-                         float one_minus_b1, float b2, float one_minus_b2, float eps, float wd, float decay) {
+void adam_loop_avx512(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+                      float* __restrict vmax, int64_t b, int64_t e, float neg_step_size, float bc2_sqrt, float b1,
+                      float one_minus_b1, float b2, float one_minus_b2, float eps, float wd, float decay) {
   const __m512 vb1 = _mm512_set1_ps(b1), vomb1 = _mm512_set1_ps(one_minus_b1), vb2 = _mm512_set1_ps(b2),
                vomb2 = _mm512_set1_ps(one_minus_b2), veps = _mm512_set1_ps(eps), vwd = _mm512_set1_ps(wd),
                vdecay = _mm512_set1_ps(decay), vstep = _mm512_set1_ps(neg_step_size),
                vinv_bc2 = _mm512_set1_ps(1.0f / bc2_sqrt), two = _mm512_set1_ps(2.0f);
-  int64_t i = b;
-  for (; i + 16 <= e; i += 16) {
-    __m512 gi = _mm512_loadu_ps(g + i), pi = _mm512_loadu_ps(p + i);
+  // Every element takes the same instructions (the last partial vector is masked), so the result does not
+  // depend on where the threads' chunks start.
+  for (int64_t i = b; i < e; i += 16) {
+    const __mmask16 k = e - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (e - i)) - 1);
+    __m512 gi = _mm512_maskz_loadu_ps(k, g + i), pi = _mm512_maskz_loadu_ps(k, p + i);
     if constexpr (kDecoupled) pi = _mm512_mul_ps(pi, vdecay);
     if constexpr (kCoupledDecay) gi = _mm512_fmadd_ps(vwd, pi, gi);
-    const __m512 mi = _mm512_fmadd_ps(_mm512_loadu_ps(m + i), vb1, _mm512_mul_ps(vomb1, gi));
-    const __m512 vi = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), vb2, _mm512_mul_ps(_mm512_mul_ps(vomb2, gi), gi));
-    _mm512_storeu_ps(m + i, mi);
-    _mm512_storeu_ps(v + i, vi);
+    const __m512 mi = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, m + i), vb1, _mm512_mul_ps(vomb1, gi));
+    const __m512 vi =
+        _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, v + i), vb2, _mm512_mul_ps(_mm512_mul_ps(vomb2, gi), gi));
+    _mm512_mask_storeu_ps(m + i, k, mi);
+    _mm512_mask_storeu_ps(v + i, k, vi);
     __m512 second = vi;
     if constexpr (kAmsgrad) {
-      const __m512 old = _mm512_loadu_ps(vmax + i);
+      const __m512 old = _mm512_maskz_loadu_ps(k, vmax + i);
       // nan_max(old, vi): old when old is NaN or old > vi, else vi.
       const __mmask16 keep = _mm512_cmp_ps_mask(old, old, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(old, vi, _CMP_GT_OQ);
       second = _mm512_mask_blend_ps(keep, vi, old);
-      _mm512_storeu_ps(vmax + i, second);
+      _mm512_mask_storeu_ps(vmax + i, k, second);
     }
     const __m512 denom = _mm512_fmadd_ps(_mm512_maskz_sqrt_ps(0xFFFF, second), vinv_bc2, veps);
     __m512 r = _mm512_maskz_rcp14_ps(0xFFFF, denom);
     r = _mm512_mul_ps(r, _mm512_fnmadd_ps(denom, r, two));
-    _mm512_storeu_ps(p + i, _mm512_fmadd_ps(_mm512_mul_ps(vstep, mi), r, pi));
+    _mm512_mask_storeu_ps(p + i, k, _mm512_fmadd_ps(_mm512_mul_ps(vstep, mi), r, pi));
   }
-  return i;
 }
 #endif
 
@@ -104,9 +106,11 @@ void adam_update(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamSte
   auto run = [&](auto amsgrad, auto decoupled, auto coupled) {
     detail::for_chunks(n, [&](int64_t b, int64_t e) {
 #if defined(__AVX512F__)
-      if constexpr (std::is_same_v<T, float>)
-        b = adam_loop_avx512<decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
+      if constexpr (std::is_same_v<T, float>) {
+        adam_loop_avx512<decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
             p, g, m, v, vmax, b, e, neg_step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay);
+        return;
+      }
 #endif
       adam_loop<T, decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
           p, g, m, v, vmax, b, e, neg_step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay);
