@@ -238,6 +238,28 @@ TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 1}));
 }
 
+// A leaf's first gradient is taken over without a copy only when nothing else can see it: a gradient the caller
+// passed in, or views of one buffer handed to two leaves, are copied, so writing one .grad changes nothing else.
+TEST(Autograd, LeafGradientsNeverAliasAnotherTensor) {
+  Tensor x = from_vector<double>({1, 2, 3}).requires_grad_();
+  Tensor seed = from_vector<double>({1, 1, 1});
+  reshape(x, {3, 1}).backward(reshape(seed, {3, 1}));  // reshape's backward hands on a view of the seed
+  x.grad().add_(from_vector<double>({10, 10, 10}));
+  EXPECT_EQ(seed.to_vector<double>(), (std::vector<double>{1, 1, 1}));
+
+  Tensor a = from_vector<double>({1, 2}).requires_grad_(), b = from_vector<double>({3, 4}).requires_grad_();
+  sum(mul(add(a, b), from_vector<double>({5, 7}))).backward();  // add's backward gives both the same tensor
+  a.grad().add_(from_vector<double>({100, 100}));
+  EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{5, 7}));
+  EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{105, 107}));
+
+  // A gradient computed for the leaf alone is kept as is and still accumulates correctly.
+  Tensor w = from_vector<double>({1, 2}).requires_grad_();
+  sum(mul(w, from_vector<double>({5, 7}))).backward();
+  sum(mul(w, from_vector<double>({1, 1}))).backward();
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{6, 8}));
+}
+
 TEST(Autograd, NoGradGuardRecordsNothingAndRestoresTheMode) {
   Tensor x = ones({2, 2}).requires_grad_();
   EXPECT_TRUE(autograd::grad_enabled());

@@ -37,8 +37,14 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
   CAIRN_CHECK(g.shape() == leaf_->shape, AutogradError, "gradient of shape ", shape_str(g.shape()),
               " does not match its leaf tensor of shape ", shape_str(leaf_->shape));
   if (!leaf_->grad) {
-    // Always a fresh buffer: g may be a view shared with another gradient.
-    leaf_->grad = clone(g).impl_ptr();
+    // The incoming gradient becomes .grad as it is when nothing else can see it (as PyTorch's AccumulateGrad
+    // steals it): the engine's reference is the only one to the tensor and to its whole, unshared buffer.
+    // Otherwise (a view shared with another gradient, a gradient the caller passed in) a fresh copy.
+    const auto& impl = g.impl_ptr();
+    const bool sole = impl.use_count() == 1 && !impl->requires_grad && !impl->grad_fn && impl->storage &&
+                      impl->storage.use_count() == 1 && impl->offset == 0 && g.is_contiguous() &&
+                      impl->storage->nbytes() == static_cast<size_t>(g.numel()) * g.element_size();
+    leaf_->grad = sole ? impl : clone(g).impl_ptr();
   } else {
     Tensor(leaf_->grad).add_(g);
   }
