@@ -96,6 +96,7 @@ struct Case {
   std::vector<int64_t> stride, padding, dilation;
   int64_t groups;
   bool same;
+  bool relu = false;  // Conv2dOptions::activation = Fused::relu
 };
 
 const std::vector<Case>& cases() {
@@ -117,6 +118,8 @@ const std::vector<Case>& cases() {
       {"pointwise", {3, 4, 3, 3}, {5, 4, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 1, false},
       {"pointwise_stride", {2, 4, 5, 5}, {3, 4, 1, 1}, false, {2, 2}, {0, 0}, {1, 1}, 1, false},
       {"everything", {3, 4, 8, 7}, {4, 2, 3, 2}, true, {2, 1}, {2, 1}, {2, 3}, 2, false},
+      {"relu", {2, 3, 6, 5}, {4, 3, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1, false, true},
+      {"relu_16_channels", {2, 16, 6, 5}, {8, 16, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1, false, true},
   };
   return c;
 }
@@ -124,6 +127,7 @@ const std::vector<Case>& cases() {
 Conv2dOptions options_of(const Case& c) {
   Conv2dOptions o;
   o.stride = c.stride, o.padding = c.padding, o.dilation = c.dilation, o.groups = c.groups, o.padding_same = c.same;
+  if (c.relu) o.activation = Fused::relu;
   return o;
 }
 
@@ -142,6 +146,7 @@ TEST(Conv2d, MatchesNaiveLoopsForEveryOption) {
     }
     Tensor ref = naive_conv(x, w, b, c.stride[0], c.stride[1], pt, pl, c.dilation[0], c.dilation[1], c.groups,
                             y.size(2), y.size(3));
+    if (c.relu) ref = relu(ref);
     expect_near(y, ref.to_vector<double>(), 1e-12);
     // float32 runs the same computation in single precision.
     Tensor y32 = conv2d(x.to(DType::f32), w.to(DType::f32), b.defined() ? b.to(DType::f32) : Tensor(), options_of(c));

@@ -20,6 +20,12 @@ Conv2dOptions conv_opts(std::vector<int64_t> stride, std::vector<int64_t> paddin
   return o;
 }
 
+Conv2dOptions fused_relu() {
+  Conv2dOptions o;
+  o.activation = Fused::relu;
+  return o;
+}
+
 golden::CaseFn conv(Conv2dOptions o) {
   return [o](Call& c) { return outs(conv2d(c["x"], c["w"], c.opt("b"), o)); };
 }
@@ -49,7 +55,9 @@ TEST(GoldenConvPool, Conv2d) {
                          {"same_dilation2", conv(conv_opts({1, 1}, {0, 0}, {2, 2}, 1, true))},
                          {"groups2", conv(conv_opts({1, 1}, {0, 0}, {1, 1}, 2))},
                          {"depthwise", conv(conv_opts({1, 1}, {1, 1}, {1, 1}, 2))},
-                         {"pointwise", conv({})}});
+                         {"pointwise", conv({})},
+                         {"relu", conv(fused_relu())},
+                         {"relu_16ch", conv(fused_relu())}});
 }
 
 TEST(GoldenConvPool, MaxPool2d) {

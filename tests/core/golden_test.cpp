@@ -249,7 +249,8 @@ TEST(Golden, Matmul) {
 
 TEST(Golden, Linear) {
   auto lin = [](Call& c) { return outs(linear(c["x"], c["w"], c.opt("b"))); };
-  golden::run("linear", {{"bias", lin}, {"no_bias", lin}, {"3d_input", lin}, {"1d_input", lin}});
+  auto lin_relu = [](Call& c) { return outs(linear(c["x"], c["w"], c.opt("b"), Fused::relu)); };
+  golden::run("linear", {{"bias", lin}, {"no_bias", lin}, {"3d_input", lin}, {"1d_input", lin}, {"relu", lin_relu}});
 }
 
 // ---- views and layout ----

@@ -438,6 +438,9 @@ TEST(Gradcheck, Linear) {
   check("linear transposed input and weight",
         [](const Ins& in) { return linear(transpose(in[0], 0, 1), transpose(in[1], 0, 1), in[2]); },
         {U({4, 5}, 174), U({4, 3}, 175), U({3}, 176)});
+  // Fused relu: no pre-activation sits within the finite-difference step of 0 for these inputs.
+  check("linear with fused relu", [](const Ins& in) { return linear(in[0], in[1], in[2], Fused::relu); },
+        {U({5, 4}, 177), U({3, 4}, 178), U({3}, 179)});
 }
 
 // ---- views and layout ----

@@ -331,6 +331,8 @@ def linear_cases():
         Case("no_bias", {"x": U(g, (5, 4)), "w": U(g, (3, 4))}, F.linear),
         Case("3d_input", {"x": U(g, (2, 5, 4)), "w": U(g, (3, 4)), "b": U(g, (3,))}, F.linear),
         Case("1d_input", {"x": U(g, (4,)), "w": U(g, (3, 4)), "b": U(g, (3,))}, F.linear),
+        # Cairn's fused activation (Dense(activation="relu")): relu(linear(x))
+        Case("relu", {"x": U(g, (5, 4)), "w": U(g, (3, 4)), "b": U(g, (3,))}, lambda x, w, b: F.relu(F.linear(x, w, b))),
     ]
 
 
@@ -506,6 +508,10 @@ def conv2d_cases():
         Case("depthwise", {"x": x(2), "w": w(4, 1, 3, 3), "b": b(4)},
              lambda x, w, b: cv(x, w, b, padding=1, groups=2)),
         Case("pointwise", {"x": x(), "w": w(3, 2, 1, 1), "b": b(3)}, lambda x, w, b: cv(x, w, b)),
+        # Cairn's fused activation (Conv2D(activation="relu")): relu(conv2d(x)); 16 input channels take oneDNN's
+        # kernels in float32
+        Case("relu", {"x": x(), "w": w(2, 2, 3, 3), "b": b(2)}, lambda x, w, b: F.relu(cv(x, w, b))),
+        Case("relu_16ch", {"x": U(g, (2, 16, 5, 6)), "w": w(4, 16, 3, 3), "b": b(4)}, lambda x, w, b: F.relu(cv(x, w, b))),
     ]
 
 

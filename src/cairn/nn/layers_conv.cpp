@@ -155,6 +155,10 @@ Tensor Conv2D::forward(const Tensor& x) {
     else
       in = pad2d(x, ph.before, ph.after, pw.before, pw.after);
   }
+  if (opt_.activation == "relu") {
+    o.activation = Fused::relu;
+    return conv2d(in, weight_, bias_, o);
+  }
   return act_(conv2d(in, weight_, bias_, o));
 }
 

@@ -67,6 +67,7 @@ Shape Dense::build_impl(const Shape& in) {
 Tensor Dense::forward(const Tensor& x) {
   build(x.shape());
   check_input_dtype(x);
+  if (opt_.activation == "relu") return linear(x, weight_, bias_, Fused::relu);
   return act_(linear(x, weight_, bias_));
 }
 

@@ -121,6 +121,7 @@ struct Conv2dGeometry {
   int64_t OH = 0, OW = 0;              // y (N, O, OH, OW)
   int64_t stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int64_t dil_h = 1, dil_w = 1, groups = 1;
+  bool relu = false;  // forward only: y = max(y, 0) after the bias
 };
 // x, w, bias (O, or undefined) contiguous -> y (N, O, OH, OW) contiguous =. Op: conv2d.
 using Conv2dKernel = void (*)(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,

@@ -73,19 +73,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   detail::check_floating("conv2d", x);
   detail::check_same_dtype("conv2d", x, weight);
   if (bias.defined()) detail::check_same_dtype("conv2d", x, bias);
-  const kernels::Conv2dGeometry g = conv_geometry(x, weight, bias, opt);
+  kernels::Conv2dGeometry g = conv_geometry(x, weight, bias, opt);
+  g.relu = opt.activation == Fused::relu;
   Tensor xc = contiguous(x.detach()), wc = contiguous(weight.detach());
   Tensor bc = bias.defined() ? contiguous(bias.detach()) : Tensor();
   Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
   kernels::table<kernels::Conv2dKernel>("conv2d").get(x.device(), x.dtype())(xc, wc, bc, y, g);
   if (autograd::needs_grad({x, weight, bias}))
-    autograd::record("conv2d", y, {x, weight, bias}, [xc, wc, g](const Tensor& gy, Grads& gi) {
+    autograd::record("conv2d", y, {x, weight, bias},
+                     [xc, wc, g, yr = g.relu ? y.detach() : Tensor()](const Tensor& gy, Grads& gi) {
       const DType dt = xc.dtype();
       Tensor gx = gi.needs(0) ? Tensor::empty(xc.shape(), dt) : Tensor();
       Tensor gw = gi.needs(1) ? Tensor::empty(wc.shape(), dt) : Tensor();
       Tensor gb = gi.needs(2) ? Tensor::empty({g.O}, dt) : Tensor();
-      kernels::table<kernels::Conv2dBackwardKernel>("conv2d_bw").get(xc.device(), dt)(contiguous(gy), xc, wc, gx, gw,
-                                                                                        gb, g);
+      // Through the fused relu first: the gradient where the output is positive.
+      const Tensor gpre = yr.defined() ? detail::run_binary("relu_bw", contiguous(gy), yr) : contiguous(gy);
+      kernels::table<kernels::Conv2dBackwardKernel>("conv2d_bw").get(xc.device(), dt)(gpre, xc, wc, gx, gw, gb, g);
       gi[0] = gx, gi[1] = gw, gi[2] = gb;
     });
   return y;

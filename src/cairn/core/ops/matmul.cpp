@@ -130,7 +130,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Fused activation) {
   detail::check_defined("linear", weight, "weight");
   CAIRN_CHECK(weight.dim() == 2, ShapeError, "linear: weight must be 2-D (out_features, in_features), got ",
               shape_str(weight.shape()));
@@ -152,10 +152,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (bias.defined()) y2.copy_(bias.detach());
     batched_gemm(x2, transpose(blas_operand(weight.detach()), 0, 1), y2, bias.defined() ? 1.0 : 0.0);
   }
+  const bool relu = activation == Fused::relu;
+  if (relu) kernels::table<kernels::UnaryKernel>("relu").get(y.device(), y.dtype())(y, y, {});  // in place
   if (autograd::needs_grad({x, weight, bias}))
     autograd::record("linear", y, {x, weight, bias},
-                     [x = x.detach(), w = weight.detach(), in, out_f](const Tensor& g, Grads& gi) {
-                       Tensor g2 = reshape(g, {-1, out_f});
+                     [x = x.detach(), w = weight.detach(), in, out_f, yr = relu ? y.detach() : Tensor()](
+                         const Tensor& g, Grads& gi) {
+                       // Through the fused relu first: the gradient where the output is positive.
+                       Tensor g2 = reshape(yr.defined() ? detail::run_binary("relu_bw", g, yr) : g, {-1, out_f});
                        if (gi.needs(0)) gi[0] = reshape(matmul(g2, w), x.shape());
                        if (gi.needs(1)) gi[1] = matmul(transpose(g2, 0, 1), reshape(x, {-1, in}));
                        if (gi.needs(2)) gi[2] = sum(g2, {0});

@@ -130,7 +130,11 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 // As torch.matmul: 1-D operands are promoted and the added dim removed; batch dims broadcast.
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x: (..., in), weight: (out, in), bias: (out) or undefined -> (..., out). PyTorch's layout.
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// An activation applied to an op's output inside the op (Keras's activation= on Dense/Conv2D): no separate
+// node, no extra output tensor, and on oneDNN paths no extra pass over the output. relu's gradient flows where
+// the output is positive, as torch.relu's.
+enum class Fused { none, relu };
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Fused activation = Fused::none);
 
 // ---- softmax and losses (ops/softmax.cpp) ----
 Tensor softmax(const Tensor& x, int64_t dim);
@@ -152,6 +156,7 @@ struct Conv2dOptions {
   bool padding_same = false;           // "same": output size = ceil(input / stride) (stride 1 as PyTorch)
   std::vector<int64_t> dilation{1, 1};
   int64_t groups = 1;
+  Fused activation = Fused::none;  // applied to the output, after the bias
 };
 // x: (N, C, H, W), weight: (O, C/groups, kh, kw), bias: (O) or undefined -> (N, O, OH, OW).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Conv2dOptions& opt = {});

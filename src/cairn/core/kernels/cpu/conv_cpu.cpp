@@ -172,6 +172,8 @@ void conv2d_forward(const Tensor& xt, const Tensor& wt, const Tensor& bt, const 
     for (int64_t gi = 0; gi < G; ++gi)
       gemm(false, false, Og, OHW, K, 1.0, w + gi * Og * K, K, cols + gi * K * OHW, OHW, b ? 1.0 : 0.0,
            yn + gi * Og * OHW, OHW);
+    if (g.relu)  // while the sample's output is still in cache
+      for (int64_t i = 0; i < g.O * OHW; ++i) yn[i] = yn[i] < T(0) ? T(0) : yn[i];
   };
   T* col0 = static_cast<T*>(scratch.raw_data());
   if (serial) {

@@ -78,7 +78,7 @@ struct Entry {
   memory::desc src, wei, bias, dst;  // plain layouts: nchw, (g)oihw, x, nchw
   memory::dims strides, dilates, pad_l, pad_r;
   bool with_bias = false;
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr, fwd_attr;  // fwd_attr: attr plus the fused relu, when asked for
   dnnl::convolution_forward::primitive_desc fwd_pd;
   bool fwd_pd_ok = false;
 
@@ -104,6 +104,14 @@ struct Entry {
     pad_l = {g.pad_top, g.pad_left};
     pad_r = {g.pad_bottom, g.pad_right};
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch from Cairn's allocator, per call
+    if (g.relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      fwd_attr = attr;
+      fwd_attr.set_post_ops(ops);
+    } else {
+      fwd_attr = attr;
+    }
     try {
       auto d = with_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
                                                            dnnl::algorithm::convolution_direct, any_like(src),
@@ -113,7 +121,7 @@ struct Entry {
                                                            dnnl::algorithm::convolution_direct, any_like(src),
                                                            any_like(wei), any_like(dst), strides, dilates, pad_l,
                                                            pad_r);
-      fwd_pd = dnnl::convolution_forward::primitive_desc(d, attr, engine());
+      fwd_pd = dnnl::convolution_forward::primitive_desc(d, fwd_attr, engine());
       fwd_pd_ok = true;
     } catch (const dnnl::error&) {
       fwd_pd_ok = false;
@@ -168,12 +176,13 @@ struct Entry {
 
 using Key = std::array<int64_t, 20>;
 
+// The fused relu (g.relu) only changes the forward primitive; backward entries are keyed and built without it.
 std::shared_ptr<Entry> entry_for(const Conv2dGeometry& g, bool with_bias) {
   static std::mutex mu;
   static std::map<Key, std::shared_ptr<Entry>> cache;
   const Key k = {g.N,       g.C,        g.H,          g.W,         g.O,     g.KH,    g.KW,     g.OH,     g.OW,
                  g.stride_h, g.stride_w, g.pad_top,    g.pad_left,  g.pad_bottom, g.pad_right, g.dil_h, g.dil_w,
-                 g.groups,  with_bias,  0};
+                 g.groups,  with_bias,  g.relu};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(k);
   if (it != cache.end()) return it->second;
@@ -181,6 +190,11 @@ std::shared_ptr<Entry> entry_for(const Conv2dGeometry& g, bool with_bias) {
   auto e = std::make_shared<Entry>(g, with_bias);
   cache.emplace(k, e);
   return e;
+}
+
+Conv2dGeometry without_relu(Conv2dGeometry g) {
+  g.relu = false;
+  return g;
 }
 
 Tensor scratchpad_for(const dnnl::primitive_desc_base& pd) { return dnnl_scratch(pd.scratchpad_desc().get_size()); }
@@ -209,7 +223,7 @@ bool forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor&
 
 bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g) {
   // gy: (N, O, OH, OW), x: (N, C, H, W) -> gw (O, C/G, KH, KW) =, gb (O) =
-  auto e = entry_for(g, gb.defined());
+  auto e = entry_for(without_relu(g), gb.defined());
   std::call_once(e->bww_once, [&] { e->build_bww(); });
   if (!e->bww_ok) return false;
   dnnl::stream s(engine());
@@ -231,7 +245,7 @@ bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const
 
 bool backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g) {
   // gy: (N, O, OH, OW), w: (O, C/G, KH, KW) -> gx (N, C, H, W) =
-  auto e = entry_for(g, false);
+  auto e = entry_for(without_relu(g), false);
   std::call_once(e->bwd_once, [&] { e->build_bwd(); });
   if (!e->bwd_ok) return false;
   dnnl::stream s(engine());
