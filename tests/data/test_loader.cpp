@@ -143,6 +143,16 @@ TEST(Datasets, ConcatSubsetRepeat) {
   EXPECT_THROW(c.get(8, g), IndexError);
 }
 
+// Automatic workers: none for tensors in memory (a batch is one gather), one when examples are transformed.
+TEST(Loader, AutomaticWorkersFollowTheDataset) {
+  auto ds = images(10);
+  EXPECT_EQ(DataLoader(ds, {.batch_size = 4}).num_workers(), 0);
+  auto mapped = std::make_shared<MapDataset>(ds, [](Example e, Generator&) { return e; });
+  EXPECT_EQ(DataLoader(mapped, {.batch_size = 4}).num_workers(), 1);
+  EXPECT_EQ(DataLoader(ds, {.batch_size = 4, .num_workers = 2}).num_workers(), 2);
+  EXPECT_THROW(DataLoader(ds, {.batch_size = 4, .num_workers = -2}), ValueError);
+}
+
 // The one-pass gather (TensorDataset, and a subset of one) gives exactly the stacked examples, dtypes and all.
 TEST(Datasets, GetRowsEqualsStackingEachExample) {
   auto a = images(9);

@@ -134,9 +134,10 @@ LoadedData load_data(const Config& d, const nlohmann::json* fitted) {
   LoadedData out;
   out.seed = d.get<uint64_t>("seed", 1);
   const SplitSpec split = parse_split(d, out.seed);
-  out.workers = d.get<int>("workers", 1);
+  out.workers = d.get<int>("workers", -1);
   out.prefetch = d.get<int>("prefetch", 4);
-  if (out.workers < 0) d.fail("workers must be >= 0 (0: build batches on the training thread)", "workers");
+  if (out.workers < -1)
+    d.fail("workers must be >= 0 (0: build batches on the training thread), or -1 (automatic)", "workers");
   if (out.prefetch < 1) d.fail("prefetch must be >= 1 (batches built ahead of training)", "prefetch");
   out.balance = d.get<std::string>("balance", "");
   if (out.balance == "none") out.balance.clear();

@@ -47,7 +47,7 @@ struct LoadedData {
   data::AugmentOptions augment;  // images only
   std::string balance;           // "", "oversample" or "undersample"
   uint64_t seed = 0;             // for balance and augmentation
-  int workers = 1;               // loader threads
+  int workers = -1;              // loader threads (-1: automatic, see data::LoaderOptions)
   int prefetch = 4;              // batches built ahead
 };
 

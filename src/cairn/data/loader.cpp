@@ -59,7 +59,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
     : dataset_(std::move(dataset)), opt_(options) {
   CAIRN_CHECK(dataset_ != nullptr, ValueError, "DataLoader: the dataset is null");
   CAIRN_CHECK(opt_.batch_size > 0, ValueError, "DataLoader: batch_size must be positive, got ", opt_.batch_size);
-  CAIRN_CHECK(opt_.num_workers >= 0, ValueError, "DataLoader: num_workers must be >= 0, got ", opt_.num_workers);
+  CAIRN_CHECK(opt_.num_workers >= -1, ValueError, "DataLoader: num_workers must be >= 0 (or -1: automatic), got ",
+              opt_.num_workers);
+  if (opt_.num_workers < 0) opt_.num_workers = dataset_->get_rows({}).has_value() ? 0 : 1;
   CAIRN_CHECK(opt_.prefetch >= 1, ValueError, "DataLoader: prefetch must be >= 1, got ", opt_.prefetch);
   for (int w = 0; w < opt_.num_workers; ++w) workers_.emplace_back([this] { worker_loop(); });
 }

@@ -28,7 +28,9 @@ struct LoaderOptions {
   int64_t batch_size = 32;
   bool shuffle = true;
   uint64_t seed = 0;
-  int num_workers = 1;      // 0: build batches on the calling thread
+  // Threads building batches ahead; 0: on the calling thread; -1: automatic, 0 for datasets that gather a batch
+  // in one pass (in-memory tensors: a thread would only compete with training for the cores), else 1.
+  int num_workers = -1;
   int prefetch = 4;         // batches built ahead of the consumer
   bool drop_last = false;   // drop a last, smaller batch
   double pad_value = 0.0;   // variable-length fields are padded to the batch's longest (along dim 0)
@@ -55,6 +57,7 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   int64_t num_batches() const;
+  int num_workers() const { return opt_.num_workers; }  // after resolving -1 (automatic)
   int64_t size() const { return dataset_->size(); }
   // Starts epoch `epoch` at batch `first_batch` (a resumed run skips the batches it already trained on).
   void start_epoch(int64_t epoch, int64_t first_batch = 0);

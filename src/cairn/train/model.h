@@ -69,8 +69,8 @@ struct FitOptions {
   // every epoch end; its state is part of full checkpoints. Null: the optimizer's lr is left alone.
   std::shared_ptr<optim::LRScheduler> lr_schedule;
   bool schedule_per_step = false;
-  // Threads that build batches ahead of the training step (see data::DataLoader).
-  int loader_workers = 1;
+  // Threads that build batches ahead of the training step (see data::DataLoader; -1: automatic).
+  int loader_workers = -1;
   int loader_prefetch = 4;  // batches built ahead of the training step
 };
 
