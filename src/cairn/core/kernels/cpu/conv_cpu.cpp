@@ -411,9 +411,13 @@ void conv2d_bw_f32(const Tensor& gy, const Tensor& x, const Tensor& w, const Ten
                    const Tensor& gb, const Conv2dGeometry& g) {
   // Whatever oneDNN does not take is left to im2col + GEMM.
   Tensor gx_rest = gx, gw_rest = gw, gb_rest = gb;
-  if (gw.defined() && dnnl_for("bwd_weights", g) && dnnl_conv2d_backward_weights(gy, x, gw, gb, g))
-    gw_rest = Tensor(), gb_rest = Tensor();
-  if (gx.defined() && dnnl_for("bwd_data", g) && dnnl_conv2d_backward_data(gy, w, gx, g)) gx_rest = Tensor();
+  const bool weights = gw.defined() && dnnl_for("bwd_weights", g), data = gx.defined() && dnnl_for("bwd_data", g);
+  if (weights || data) {
+    const DnnlBackwardDone done = dnnl_conv2d_backward(gy, x, w, data ? gx : Tensor(), weights ? gw : Tensor(),
+                                                       weights ? gb : Tensor(), g);
+    if (done.weights) gw_rest = Tensor(), gb_rest = Tensor();
+    if (done.data) gx_rest = Tensor();
+  }
   conv2d_backward<float>(gy, x, w, gx_rest, gw_rest, gb_rest, g);
 }
 

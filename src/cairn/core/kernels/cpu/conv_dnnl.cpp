@@ -11,10 +11,10 @@ namespace cairn::kernels::cpu {
 bool dnnl_conv2d_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&) {
   return false;
 }
-bool dnnl_conv2d_backward_weights(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&) {
-  return false;
+DnnlBackwardDone dnnl_conv2d_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                      const Tensor&, const Conv2dGeometry&) {
+  return {};
 }
-bool dnnl_conv2d_backward_data(const Tensor&, const Tensor&, const Tensor&, const Conv2dGeometry&) { return false; }
 }  // namespace cairn::kernels::cpu
 
 #else
@@ -221,7 +221,16 @@ bool forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor&
   return true;
 }
 
-bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g) {
+// The incoming gradient in a primitive's layout, kept so the weight and input gradients reorder it once.
+struct ReorderedDiffDst {
+  memory::desc desc;
+  memory mem;
+  std::vector<Tensor> keep;
+  bool set = false;
+};
+
+bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g,
+                      ReorderedDiffDst& rd) {
   // gy: (N, O, OH, OW), x: (N, C, H, W) -> gw (O, C/G, KH, KW) =, gb (O) =
   auto e = entry_for(without_relu(g), gb.defined());
   std::call_once(e->bww_once, [&] { e->build_bww(); });
@@ -230,7 +239,8 @@ bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const
   std::vector<Tensor> keep;
   Tensor pad = scratchpad_for(e->bww_pd);
   memory src = e->bww_src.in(x.raw_data(), s, keep);
-  memory ddst = e->bww_ddst.in(gy.raw_data(), s, keep);
+  memory ddst = e->bww_ddst.in(gy.raw_data(), s, rd.keep);
+  rd = {e->bww_ddst.prim, ddst, std::move(rd.keep), true};
   memory dwei = e->bww_dwei.out(gw.raw_data(), keep);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src},
                                           {DNNL_ARG_DIFF_DST, ddst},
@@ -243,7 +253,8 @@ bool backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const
   return true;
 }
 
-bool backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g) {
+bool backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g,
+                   const ReorderedDiffDst& rd) {
   // gy: (N, O, OH, OW), w: (O, C/G, KH, KW) -> gx (N, C, H, W) =
   auto e = entry_for(without_relu(g), false);
   std::call_once(e->bwd_once, [&] { e->build_bwd(); });
@@ -252,7 +263,7 @@ bool backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Co
   std::vector<Tensor> keep;
   Tensor pad = scratchpad_for(e->bwd_pd);
   memory wei = e->bwd_wei.in(w.raw_data(), s, keep);
-  memory ddst = e->bwd_ddst.in(gy.raw_data(), s, keep);
+  memory ddst = rd.set && rd.desc == e->bwd_ddst.prim ? rd.mem : e->bwd_ddst.in(gy.raw_data(), s, keep);
   memory dsrc = e->bwd_dsrc.out(gx.raw_data(), keep);
   e->bwd.execute(s, {{DNNL_ARG_WEIGHTS, wei},
                      {DNNL_ARG_DIFF_DST, ddst},
@@ -282,12 +293,13 @@ bool dnnl_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, c
                          const Conv2dGeometry& g) {
   return guarded("forward", g, [&] { return forward(x, w, bias, y, g); });
 }
-bool dnnl_conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb,
-                                  const Conv2dGeometry& g) {
-  return guarded("weight gradient", g, [&] { return backward_weights(gy, x, gw, gb, g); });
-}
-bool dnnl_conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g) {
-  return guarded("input gradient", g, [&] { return backward_data(gy, w, gx, g); });
+DnnlBackwardDone dnnl_conv2d_backward(const Tensor& gy, const Tensor& x, const Tensor& w, const Tensor& gx,
+                                      const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g) {
+  DnnlBackwardDone done;
+  ReorderedDiffDst rd;
+  if (gw.defined()) done.weights = guarded("weight gradient", g, [&] { return backward_weights(gy, x, gw, gb, g, rd); });
+  if (gx.defined()) done.data = guarded("input gradient", g, [&] { return backward_data(gy, w, gx, g, rd); });
+  return done;
 }
 
 }  // namespace cairn::kernels::cpu

@@ -16,10 +16,13 @@ ConvImpl conv_impl();
 // Same contract as Conv2dKernel, float32 only.
 bool dnnl_conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                          const Conv2dGeometry& g);
-// gw (O, C / groups, KH, KW) = and, when gb is defined, gb (O) =, from gy and x. float32 only.
-bool dnnl_conv2d_backward_weights(const Tensor& gy, const Tensor& x, const Tensor& gw, const Tensor& gb,
-                                  const Conv2dGeometry& g);
-// gx (N, C, H, W) = from gy and w. float32 only.
-bool dnnl_conv2d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv2dGeometry& g);
+// The gradients oneDNN computed, each false (nothing written) when it did not take that part.
+struct DnnlBackwardDone {
+  bool data = false, weights = false;
+};
+// From gy and the forward's x and w: gw (O, C / groups, KH, KW) = and, when gb is defined, gb (O) =, when gw is
+// defined; gx (N, C, H, W) = when gx is defined. float32 only. gy is reordered into oneDNN's layout once for both.
+DnnlBackwardDone dnnl_conv2d_backward(const Tensor& gy, const Tensor& x, const Tensor& w, const Tensor& gx,
+                                      const Tensor& gw, const Tensor& gb, const Conv2dGeometry& g);
 
 }  // namespace cairn::kernels::cpu
