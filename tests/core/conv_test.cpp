@@ -120,6 +120,9 @@ const std::vector<Case>& cases() {
       {"everything", {3, 4, 8, 7}, {4, 2, 3, 2}, true, {2, 1}, {2, 1}, {2, 3}, 2, false},
       {"relu", {2, 3, 6, 5}, {4, 3, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1, false, true},
       {"relu_16_channels", {2, 16, 6, 5}, {8, 16, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1, false, true},
+      // 3x3, stride 1, 16+ channels each way: oneDNN's Winograd forward and weight gradient when Cairn chooses.
+      {"winograd", {2, 32, 9, 8}, {32, 32, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1, false},
+      {"winograd_relu", {3, 16, 7, 7}, {16, 16, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1, false, true},
   };
   return c;
 }
