@@ -1,7 +1,7 @@
 // Where one training step of a reference model goes: zero_grad, forward, loss, backward and the optimizer step,
 // timed separately over many steps on a fixed batch (no data loading), then the optimizer step alone. The
 // profile behind the choices in BENCHMARKS.md ("Training against PyTorch").
-// Usage: step_phases {mlp,cnn} [threads] [steps]
+// Usage: step_phases {mlp,cnn,cnn1} [threads] [steps]   (cnn1: the CNN's first block alone, conv1-relu-pool + Dense)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +33,12 @@ int main(int argc, char** argv) {
     net->add<nn::Dense>(128, "relu");
     net->add<nn::Dense>(10);
     bs = 32;
+  } else if (which == "cnn1") {
+    net->add<nn::Conv2D>(32, 3, "relu");
+    net->add<nn::MaxPooling2D>(2);
+    net->add<nn::Flatten>();
+    net->add<nn::Dense>(10);
+    bs = 32;
   } else if (which == "mlp") {
     net->add<nn::Flatten>();
     net->add<nn::Dense>(256, "relu");
@@ -40,7 +46,7 @@ int main(int argc, char** argv) {
     net->add<nn::Dense>(10);
     bs = 64;
   } else {
-    std::fprintf(stderr, "usage: step_phases {mlp,cnn} [threads] [steps]\n");
+    std::fprintf(stderr, "usage: step_phases {mlp,cnn,cnn1} [threads] [steps]\n");
     return 2;
   }
   net->build({-1, 1, 28, 28});

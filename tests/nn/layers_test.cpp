@@ -120,6 +120,48 @@ TEST(Pooling, ValidAndSameAsKeras) {
   EXPECT_NE(msg.find("smaller than the window"), std::string::npos) << msg;
 }
 
+// Sequential pools before the relu of Conv2D(activation="relu") + MaxPooling2D; outputs and every gradient must be
+// those of the layers run one after the other (here spelled Conv2D, Activation("relu"), MaxPooling2D), including
+// windows where every value is negative (the negative bias makes many).
+TEST(Sequential, PoolingBeforeReluGivesTheSameValuesAndGradients) {
+  auto build = [](bool separate) {
+    auto net = std::make_shared<Sequential>();
+    if (separate) {
+      net->add<Conv2D>(4, 3);
+      net->add<Activation>("relu");
+    } else {
+      net->add<Conv2D>(4, 3, "relu");
+    }
+    net->add<MaxPooling2D>(2);
+    net->add<Flatten>();
+    net->add<Dense>(3);
+    net->build({-1, 2, 9, 8});
+    net->to(DType::f64);
+    return net;
+  };
+  auto fused = build(false), plain = build(true);
+  StateDict sd = fused->state_dict();
+  sd.insert("0.bias", full({4}, -0.4, DType::f64));
+  fused->load_state_dict(sd);
+  plain->load_state_dict(sd);  // same names: the Activation layer has no parameters
+  Generator g(3);
+  const Tensor x = uniform({3, 2, 9, 8}, -1, 1, DType::f64, &g);
+  const Tensor seed = uniform({3, 3}, -1, 1, DType::f64, &g);
+  Tensor yf = fused->forward(x), yp = plain->forward(x);
+  EXPECT_EQ(yf.to_vector<double>(), yp.to_vector<double>());
+  yf.backward(seed);
+  yp.backward(seed);
+  const auto pf = fused->named_parameters(), pp = plain->named_parameters();
+  ASSERT_EQ(pf.size(), pp.size());
+  for (size_t i = 0; i < pf.size(); ++i) {
+    EXPECT_EQ(pf[i].first, pp[i].first);
+    EXPECT_LT(max_abs_diff(pf[i].second.grad(), pp[i].second.grad()), 1e-13) << pf[i].first;
+  }
+  // Some pooled windows were all negative, so the relu mask mattered.
+  Tensor pre = static_cast<Conv2D&>(*fused->layers()[0]).forward_without_activation(x);
+  EXPECT_GT(sum(le(max_pool2d(pre, {}), zeros({1}, DType::f64)).to(DType::f64)).item(), 0);
+}
+
 TEST(FlattenReshape, OrderAndInference) {
   Tensor x = arange(0, 24, 1, DType::f32).reshape({2, 3, 2, 2});
   Tensor f = Flatten()(x);

@@ -138,7 +138,11 @@ Shape Conv2D::build_impl(const Shape& in) {
   return {in[0], filters_, oh, ow};
 }
 
-Tensor Conv2D::forward(const Tensor& x) {
+Tensor Conv2D::forward(const Tensor& x) { return convolve(x, true); }
+
+Tensor Conv2D::forward_without_activation(const Tensor& x) { return convolve(x, false); }
+
+Tensor Conv2D::convolve(const Tensor& x, bool activate) {
   build(x.shape());
   check_input_dtype(x);
   Conv2dOptions o;
@@ -155,6 +159,7 @@ Tensor Conv2D::forward(const Tensor& x) {
     else
       in = pad2d(x, ph.before, ph.after, pw.before, pw.after);
   }
+  if (!activate) return conv2d(in, weight_, bias_, o);
   if (opt_.activation == "relu") {
     o.activation = Fused::relu;
     return conv2d(in, weight_, bias_, o);

@@ -46,10 +46,13 @@ class Conv2D : public Module {
   Conv2D(int64_t filters, Size2 kernel_size, const std::string& activation = "linear");
   Conv2D(int64_t filters, Size2 kernel_size, Conv2DOptions options);
   Tensor forward(const Tensor& x) override;
+  // The convolution without the activation (Sequential pools before relu: see Sequential::forward).
+  Tensor forward_without_activation(const Tensor& x);
   std::string input_spec() const override;
   bool has_fused_activation() const override { return opt_.activation != "linear"; }
   std::string extra_repr() const override;
 
+  const std::string& activation() const { return opt_.activation; }
   int64_t filters() const { return filters_; }
   int64_t in_channels() const { return in_channels_; }  // -1 until built
   const Tensor& weight() const { return weight_; }
@@ -59,6 +62,8 @@ class Conv2D : public Module {
   Shape build_impl(const Shape& input_shape) override;
 
  private:
+  Tensor convolve(const Tensor& x, bool activate);
+
   int64_t filters_;
   Size2 kernel_;
   int64_t in_channels_ = -1;

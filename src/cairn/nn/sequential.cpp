@@ -2,6 +2,9 @@
 
 #include <sstream>
 
+#include "cairn/core/ops/ops.h"
+#include "cairn/nn/layers_conv.h"
+
 namespace cairn::nn {
 
 namespace {
@@ -115,13 +118,31 @@ Shape Sequential::build_impl(const std::vector<Shape>& input_shapes) {
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
+    // Conv2D(activation="relu") then MaxPooling2D: max pooling and relu commute (relu is monotone, and the pooled
+    // gradient reaches the same element under the same mask), so pool first and apply relu to a quarter of the
+    // data. Values and gradients are those of the two layers one after the other.
+    const bool pool_first = pools_before_relu(i);
+    size_t at = i;
     try {
-      y = layers_[i]->forward(y);
+      if (pool_first) {
+        y = static_cast<Conv2D&>(*layers_[i]).forward_without_activation(y);
+        at = i + 1;
+        y = relu(layers_[i + 1]->forward(y));
+      } else {
+        y = layers_[i]->forward(y);
+      }
     } catch (const ShapeError& e) {
-      rethrow(i, {y.shape()}, e);
+      rethrow(at, {y.shape()}, e);
     }
+    if (pool_first) ++i;
   }
   return y;
+}
+
+bool Sequential::pools_before_relu(size_t i) const {
+  if (i + 1 >= layers_.size()) return false;
+  const auto* conv = dynamic_cast<const Conv2D*>(layers_[i].get());
+  return conv && conv->activation() == "relu" && dynamic_cast<const MaxPooling2D*>(layers_[i + 1].get());
 }
 
 Tensor Sequential::forward(const std::vector<Tensor>& xs) {

@@ -63,6 +63,8 @@ class Sequential : public Module {
  private:
   // Rethrows e (raised by layer i on input shape `in`) as a ShapeError naming layer i and layer i - 1.
   [[noreturn]] void rethrow(size_t i, const std::vector<Shape>& in, const ShapeError& e) const;
+  // Layer i is Conv2D(activation="relu") and layer i + 1 MaxPooling2D (forward pools before the relu).
+  bool pools_before_relu(size_t i) const;
   Shape run_build(size_t from, Shape shape);
 
   std::vector<std::shared_ptr<Module>> layers_;
