@@ -159,6 +159,7 @@ TEST(Datasets, GetRowsEqualsStackingEachExample) {
   SubsetDataset s(a, {8, 2, 5, 0});
   Generator g;
   const std::vector<int64_t> idx{3, 0, 3, 1};
+  a->prefetch_rows(idx);  // only a hint; must change nothing
   for (const Dataset* ds : {static_cast<const Dataset*>(a.get()), static_cast<const Dataset*>(&s)}) {
     auto rows = ds->get_rows(idx);
     ASSERT_TRUE(rows.has_value());
@@ -174,6 +175,7 @@ TEST(Datasets, GetRowsEqualsStackingEachExample) {
   }
   EXPECT_THROW(s.get_rows(std::vector<int64_t>{4}), IndexError);
   EXPECT_THROW(a->get_rows(std::vector<int64_t>{-1}), IndexError);
+  s.prefetch_rows(std::vector<int64_t>{0, 3, 99, -1});  // out-of-range indices are ignored
   // A dataset with per-example work has no one-pass gather.
   MapDataset m(a, [](Example e, Generator&) { return e; });
   EXPECT_FALSE(m.get_rows(idx).has_value());

@@ -35,6 +35,19 @@ std::optional<Example> TensorDataset::get_rows(std::span<const int64_t> indices)
   return e;
 }
 
+void TensorDataset::prefetch_rows(std::span<const int64_t> indices) const {
+  for (const Tensor& t : tensors_) {
+    if (!t.is_contiguous() || t.device() != DeviceType::CPU) continue;
+    const size_t row = static_cast<size_t>(t.numel() / std::max<int64_t>(n_, 1)) * t.element_size();
+    const char* base = static_cast<const char*>(t.raw_data());
+    for (int64_t i : indices) {
+      if (i < 0 || i >= n_) continue;
+      const char* r = base + static_cast<size_t>(i) * row;
+      for (size_t off = 0; off < row; off += 64) __builtin_prefetch(r + off);
+    }
+  }
+}
+
 SubsetDataset::SubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices)
     : base_(std::move(base)), indices_(std::move(indices)) {
   const int64_t n = base_->size();
@@ -56,6 +69,14 @@ std::optional<Example> SubsetDataset::get_rows(std::span<const int64_t> indices)
     mapped[k] = indices_[static_cast<size_t>(i)];
   }
   return base_->get_rows(mapped);
+}
+
+void SubsetDataset::prefetch_rows(std::span<const int64_t> indices) const {
+  std::vector<int64_t> mapped;
+  mapped.reserve(indices.size());
+  for (int64_t i : indices)
+    if (i >= 0 && i < size()) mapped.push_back(indices_[static_cast<size_t>(i)]);
+  base_->prefetch_rows(mapped);
 }
 
 ConcatDataset::ConcatDataset(std::vector<std::shared_ptr<const Dataset>> parts) : parts_(std::move(parts)) {

@@ -33,6 +33,8 @@ class Dataset {
   // pass because it does no per-example work; nullopt otherwise (the loader then stacks get() of each).
   // Must equal stacking get() of each index. Same thread-safety as get().
   virtual std::optional<Example> get_rows(std::span<const int64_t> indices) const { return std::nullopt; }
+  // A hint that get_rows(indices) comes next: datasets in memory start loading those rows into the caches.
+  virtual void prefetch_rows(std::span<const int64_t> indices) const {}
 };
 
 // Rows of tensors that share their first dimension (views, no copy).
@@ -42,6 +44,7 @@ class TensorDataset final : public Dataset {
   int64_t size() const override { return n_; }
   Example get(int64_t i, Generator& rng) const override;
   std::optional<Example> get_rows(std::span<const int64_t> indices) const override;
+  void prefetch_rows(std::span<const int64_t> indices) const override;
   const std::vector<Tensor>& tensors() const { return tensors_; }
 
  private:
@@ -70,6 +73,7 @@ class SubsetDataset final : public Dataset {
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   Example get(int64_t i, Generator& rng) const override;
   std::optional<Example> get_rows(std::span<const int64_t> indices) const override;
+  void prefetch_rows(std::span<const int64_t> indices) const override;
   const std::vector<int64_t>& indices() const { return indices_; }
 
  private:

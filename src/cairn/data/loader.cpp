@@ -158,6 +158,11 @@ bool DataLoader::next(Batch& out) {
     if (next_take_ >= end_) return false;
     NoGradGuard no_grad;
     out = build(next_take_++, *order_, epoch_);
+    // The next batch's rows start on their way into the caches while this one trains.
+    if (next_take_ < end_) {
+      const int64_t b = next_take_ * opt_.batch_size, n = std::min(opt_.batch_size, dataset_->size() - b);
+      dataset_->prefetch_rows(std::span<const int64_t>(*order_).subspan(static_cast<size_t>(b), static_cast<size_t>(n)));
+    }
     return true;
   }
   std::unique_lock<std::mutex> lock(mu_);
