@@ -68,3 +68,29 @@ TEST(Gemm, EveryTransposeAlphaAndBetaOnBothPaths) {
                 << "M " << M << " N " << N << " K " << K << " ta " << ta << " tb " << tb << " alpha " << alpha
                 << " beta " << beta << " padded " << padded;
 }
+
+// linear on float32 above the size threshold takes the fused kernel (one oneDNN matmul with bias and relu) when
+// oneDNN is built in; float64 always runs GEMM and elementwise steps. Both must agree, values and gradients.
+TEST(Gemm, FusedLinearMatchesTheStepByStepPath) {
+  Generator g(4);
+  const Tensor x = uniform({64, 96}, -1, 1, DType::f64, &g), w = uniform({80, 96}, -1, 1, DType::f64, &g);
+  const Tensor b = uniform({80}, -1, 1, DType::f64, &g), seed = uniform({64, 80}, -1, 1, DType::f64, &g);
+  for (bool with_bias : {false, true})
+    for (Fused act : {Fused::none, Fused::relu}) {
+      auto run = [&](DType dt) {
+        Tensor xi = x.detach().to(dt).requires_grad_(), wi = w.detach().to(dt).requires_grad_();
+        Tensor bi = with_bias ? b.detach().to(dt).requires_grad_() : Tensor();
+        Tensor y = linear(xi, wi, bi, act);
+        y.backward(seed.to(dt));
+        std::vector<std::vector<double>> out = {y.to_vector<double>(), xi.grad().to_vector<double>(),
+                                                wi.grad().to_vector<double>()};
+        if (with_bias) out.push_back(bi.grad().to_vector<double>());
+        return out;
+      };
+      const auto ref = run(DType::f64), got = run(DType::f32);
+      for (size_t i = 0; i < ref.size(); ++i)
+        for (size_t j = 0; j < ref[i].size(); ++j)
+          ASSERT_NEAR(got[i][j], ref[i][j], 1e-4) << "bias " << with_bias << " relu " << (act == Fused::relu)
+                                                  << " output " << i << " element " << j;
+    }
+}

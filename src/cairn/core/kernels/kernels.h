@@ -42,6 +42,11 @@ using ArgReduceKernel = void (*)(const Tensor& x, const Tensor& values, const Te
 // Row-major GEMM: C = alpha * op(A) @ op(B) + beta * C, op = transpose when ta/tb. Op: gemm.
 using GemmKernel = void (*)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void* A,
                             int64_t lda, const void* B, int64_t ldb, double beta, void* C, int64_t ldc);
+// A dense layer in one call: y (M, N) contiguous = x (M, K; row stride ldx) @ w^T, w (N, K) contiguous, plus bias
+// (N, or null), then relu when asked. Returns false, having written nothing, when it does not take the case (the op
+// then runs GEMM and elementwise steps). Optional per device and dtype. Op: linear.
+using LinearKernel = bool (*)(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, const void* w,
+                              const void* bias, void* y, bool relu);
 
 // ---- softmax and cross-entropy (kernels/cpu/softmax_cpu.cpp) ----
 // x contiguous, viewed as (A, R, C), normalised over R -> out (A, R, C) =. Ops: softmax log_softmax.

@@ -145,15 +145,26 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Fused a
   Shape out_shape = x.shape();
   out_shape.back() = out_f;
   Tensor y = Tensor::empty(out_shape, x.dtype());
+  const bool relu = activation == Fused::relu;
   {
-    // y = x @ W^T (+ b): bias copied into y first, then GEMM with beta = 1.
     Tensor x2 = blas_operand(reshape(x.detach(), {-1, in}));
     Tensor y2 = reshape(y, {-1, out_f});
-    if (bias.defined()) y2.copy_(bias.detach());
-    batched_gemm(x2, transpose(blas_operand(weight.detach()), 0, 1), y2, bias.defined() ? 1.0 : 0.0);
+    // One call when the device has a fused kernel for the case: y = x @ W^T + b, relu.
+    const auto& fused = kernels::table<kernels::LinearKernel>("linear");
+    const Tensor w = weight.detach(), b = bias.defined() ? bias.detach() : Tensor();
+    const bool done = fused.has(x.device(), x.dtype()) && x2.strides()[1] == 1 && x2.strides()[0] >= in &&
+                      w.is_contiguous() &&
+                      (!b.defined() || b.is_contiguous()) &&
+                      fused.get(x.device(), x.dtype())(x2.shape()[0], out_f, in, x2.raw_data(), x2.strides()[0],
+                                                       w.raw_data(), b.defined() ? b.raw_data() : nullptr,
+                                                       y2.raw_data(), relu);
+    if (!done) {
+      // y = x @ W^T (+ b): bias copied into y first, then GEMM with beta = 1; relu in place after.
+      if (b.defined()) y2.copy_(b);
+      batched_gemm(x2, transpose(blas_operand(w), 0, 1), y2, b.defined() ? 1.0 : 0.0);
+      if (relu) kernels::table<kernels::UnaryKernel>("relu").get(y.device(), y.dtype())(y, y, {});
+    }
   }
-  const bool relu = activation == Fused::relu;
-  if (relu) kernels::table<kernels::UnaryKernel>("relu").get(y.device(), y.dtype())(y, y, {});  // in place
   if (autograd::needs_grad({x, weight, bias}))
     autograd::record("linear", y, {x, weight, bias},
                      [x = x.detach(), w = weight.detach(), in, out_f, yr = relu ? y.detach() : Tensor()](
