@@ -100,6 +100,12 @@ TEST(ErrorMessages, OutOfRangeIndicesNameTheIndexAndTheRange) {
   expect_message<IndexError>("select", [&] { (void)select(x, 1, 4); }, {"select", "4", "[3, 4]"});
 }
 
+TEST(ErrorMessages, ReadingAnUndefinedTensorSaysSo) {
+  const Tensor never_set = zeros({2}).grad();
+  expect_message<ValueError>("to_vector", [&] { (void)never_set.to_vector<float>(); }, {"to_vector", "undefined"});
+  expect_message<ValueError>("item", [&] { (void)never_set.item(); }, {"item", "undefined"});
+}
+
 TEST(ErrorMessages, BackwardThroughAnOpWithoutAGradientSaysWhy) {
   // argmax, comparisons and integer casts have no gradient: their outputs do not require grad, and a backward
   // from them says so instead of silently producing nothing.

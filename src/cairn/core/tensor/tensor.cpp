@@ -53,6 +53,7 @@ void Tensor::check_dtype(DType expected, const char* op) const {
 }
 
 double Tensor::item() const {
+  CAIRN_CHECK(defined(), ValueError, "item(): the tensor is undefined (empty), for example a .grad() that was never set");
   CAIRN_CHECK(numel() == 1, ValueError, "item(): the tensor has ", numel(), " elements (shape ", shape_str(shape()),
               "); only one-element tensors convert to a number");
   Tensor c = to_dtype(detach(), DType::f64).contiguous();
@@ -61,6 +62,8 @@ double Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  CAIRN_CHECK(defined(), ValueError,
+              "to_vector(): the tensor is undefined (empty), for example a .grad() that was never set");
   Tensor c = dtype() == dtype_v<T> ? detach().contiguous() : to_dtype(detach(), dtype_v<T>);
   const T* p = static_cast<const T*>(c.raw_data());
   return std::vector<T>(p, p + c.numel());
