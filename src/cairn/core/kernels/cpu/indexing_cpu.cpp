@@ -21,7 +21,9 @@ void index_select_kernel(const Tensor& xt, const Tensor& it, const Tensor& outt,
   const int64_t* idx = static_cast<const int64_t*>(it.raw_data());
   T* out = static_cast<T*>(outt.raw_data());
   const int64_t n = it.numel();
-  parallel_rows(0, A * n, std::max<int64_t>(1, kGrain / std::max<int64_t>(B, 1)), [&](int64_t r0, int64_t r1) {
+  // Rows are copies bound by memory latency (a batch gathered from a data set): two threads keep twice as many
+  // misses in flight, so the grain is a quarter of the usual.
+  parallel_rows(0, A * n, std::max<int64_t>(1, kGrain / 4 / std::max<int64_t>(B, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t a = r / n, i = r % n;
       std::memcpy(out + r * B, x + (a * D + idx[i]) * B, static_cast<size_t>(B) * sizeof(T));
