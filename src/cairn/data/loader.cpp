@@ -103,10 +103,15 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   work_cv_.notify_all();
 }
 
-Batch DataLoader::build(int64_t k, const std::vector<int64_t>& order, int64_t epoch) const {
+std::span<const int64_t> DataLoader::batch_indices(const std::vector<int64_t>& order, int64_t k) const {
   const int64_t b = k * opt_.batch_size, n = std::min(opt_.batch_size, dataset_->size() - b);
+  return std::span<const int64_t>(order).subspan(static_cast<size_t>(b), static_cast<size_t>(n));
+}
+
+Batch DataLoader::build(int64_t k, const std::vector<int64_t>& order, int64_t epoch) const {
+  const std::span<const int64_t> indices = batch_indices(order, k);
   // Datasets without per-example work gather the whole batch in one pass per field.
-  if (auto rows = dataset_->get_rows(std::span<const int64_t>(order).subspan(static_cast<size_t>(b), static_cast<size_t>(n)))) {
+  if (auto rows = dataset_->get_rows(indices)) {
     Batch out;
     out.fields = std::move(*rows);
     out.lengths.resize(out.fields.size());
@@ -114,9 +119,8 @@ Batch DataLoader::build(int64_t k, const std::vector<int64_t>& order, int64_t ep
     return out;
   }
   std::vector<Example> ex;
-  ex.reserve(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) {
-    const int64_t idx = order[static_cast<size_t>(b + j)];
+  ex.reserve(indices.size());
+  for (const int64_t idx : indices) {
     Generator rng(example_seed(opt_.seed, epoch, idx));
     ex.push_back(dataset_->get(idx, rng));
   }
@@ -159,10 +163,7 @@ bool DataLoader::next(Batch& out) {
     NoGradGuard no_grad;
     out = build(next_take_++, *order_, epoch_);
     // The next batch's rows start on their way into the caches while this one trains.
-    if (next_take_ < end_) {
-      const int64_t b = next_take_ * opt_.batch_size, n = std::min(opt_.batch_size, dataset_->size() - b);
-      dataset_->prefetch_rows(std::span<const int64_t>(*order_).subspan(static_cast<size_t>(b), static_cast<size_t>(n)));
-    }
+    if (next_take_ < end_) dataset_->prefetch_rows(batch_indices(*order_, next_take_));
     return true;
   }
   std::unique_lock<std::mutex> lock(mu_);

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -67,6 +68,8 @@ class DataLoader {
   const std::vector<int64_t>& order() const { return *order_; }
 
  private:
+  // Batch k's example indices within `order`.
+  std::span<const int64_t> batch_indices(const std::vector<int64_t>& order, int64_t k) const;
   Batch build(int64_t k, const std::vector<int64_t>& order, int64_t epoch) const;
   void worker_loop();
   void stop_workers();

@@ -153,8 +153,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Fused a
     const auto& fused = kernels::table<kernels::LinearKernel>("linear");
     const Tensor w = weight.detach(), b = bias.defined() ? bias.detach() : Tensor();
     const bool done = fused.has(x.device(), x.dtype()) && x2.strides()[1] == 1 && x2.strides()[0] >= in &&
-                      w.is_contiguous() &&
-                      (!b.defined() || b.is_contiguous()) &&
+                      w.is_contiguous() && (!b.defined() || b.is_contiguous()) &&
                       fused.get(x.device(), x.dtype())(x2.shape()[0], out_f, in, x2.raw_data(), x2.strides()[0],
                                                        w.raw_data(), b.defined() ? b.raw_data() : nullptr,
                                                        y2.raw_data(), relu);
