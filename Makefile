@@ -9,8 +9,9 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build, the tests and the main job need.
 PKGS := cmake g++ make pkg-config libopenblas-openmp-dev libdnnl-dev libyaml-cpp-dev nlohmann-json3-dev \
         libgtest-dev libgmock-dev libbenchmark-dev ccache zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist
-# Extra packages for regenerating PyTorch reference files and running the side-by-side benchmarks.
-REF_PKGS := python3-torch python3-numpy
+# Extra packages for regenerating PyTorch reference files and running the side-by-side benchmarks
+# (wordnet-base: general-English pretraining text for bench/mr_bert, see docs/bert.md).
+REF_PKGS := python3-torch python3-numpy wordnet-base
 # Extra packages for the fuzzers (clang, libFuzzer + sanitizer runtimes, clang's OpenMP headers and runtime).
 FUZZ_PKGS := clang libclang-rt-14-dev libomp-dev
 

@@ -2,7 +2,7 @@
 // masked-language-model pretraining on the TRAIN split's sentences only, then fine-tuning a classifier on the
 // same split; the held-out 10% test split is never seen before the final evaluation.
 //
-//   mr_bert pretrain --out DIR [--epochs 30] [--extra-corpus tinyshakespeare.txt]
+//   mr_bert pretrain --out DIR [--pretrain-epochs 30] [--extra-corpus FILE --extra-words W] [--task-repeat N]
 //       writes DIR/tokenizer.json and DIR/encoder.safetensors (weights + config metadata)
 //   mr_bert finetune --pretrained DIR [--epochs 4]      fine-tune from DIR's encoder, report test accuracy
 //   mr_bert finetune --scratch --tokenizer DIR          the same recipe from a random initialisation
@@ -128,8 +128,13 @@ double pretrain(const Args& a, const MR& mr, const fs::path& out) {
   fs::create_directories(out);
   const std::string vocab = a.get("vocab", (kRepo / "tests/golden/tokenizers/bert/vocab.txt").string());
   const auto full = text::WordPieceTokenizer::from_vocab_file(vocab);
-  std::vector<std::string> corpus = mr.train.texts;  // the train split only (validation included: labels unused)
-  corpus.insert(corpus.end(), mr.val.texts.begin(), mr.val.texts.end());
+  // The train split only (validation included: labels unused), --task-repeat times: with a large extra corpus
+  // the task's own sentences would otherwise be a few percent of what the MLM sees.
+  std::vector<std::string> corpus;
+  for (int r = 0; r < static_cast<int>(a.num("task-repeat", 1)); ++r) {
+    corpus.insert(corpus.end(), mr.train.texts.begin(), mr.train.texts.end());
+    corpus.insert(corpus.end(), mr.val.texts.begin(), mr.val.texts.end());
+  }
   if (a.flag("extra-corpus")) {
     auto extra = chunk_corpus(a.get("extra-corpus", ""), static_cast<size_t>(a.num("extra-words", 20)));
     std::printf("extra corpus: %zu chunks from %s\n", extra.size(), a.get("extra-corpus", "").c_str());
@@ -196,6 +201,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   o.warmup_fraction = 0.1;
   o.seed = static_cast<uint64_t>(a.num("seed", 1));
   o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
+  o.layer_decay = a.num("layer-decay", 1.0);
   // Early stopping on the validation split (--val F): keep the weights of the epoch with the best validation
   // accuracy and restore them before the test evaluation. Without --val the last epoch's weights are tested.
   nn::StateDict best;

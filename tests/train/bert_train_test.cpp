@@ -1,5 +1,6 @@
 // BERT training loops: parameter-group learning rates really applied, frozen weights really unchanged,
 // reproducible pretraining, batches trimmed to their longest row.
+#include <map>
 #include <gtest/gtest.h>
 
 #include "cairn/core/core.h"
@@ -53,6 +54,28 @@ double max_change(const std::vector<Tensor>& before, const std::vector<Tensor>& 
   double m = 0;
   for (size_t i = 0; i < before.size(); ++i) m = std::max(m, amax(abs(sub(after[i].detach(), before[i]))).item());
   return m;
+}
+
+TEST(BertTrain, LayerDecayLowersTheLearningRateBlockByBlock) {
+  nn::BertClassifier clf(tiny(), 2);
+  ASSERT_EQ(clf.config().num_layers, 2);
+  auto groups = train::bert_param_groups(clf, 1e-3, 1e-2, 0.01, 0.5);
+  std::map<const void*, double> lr_of;
+  for (const auto& g : groups)
+    for (const auto& p : g.params) lr_of[p.impl()] = *g.lr;
+  size_t seen = 0;
+  for (const auto& [name, p] : clf.named_parameters()) {
+    ASSERT_TRUE(lr_of.count(p.impl())) << name << " is in no group";
+    double want = 1e-3 * 0.25;  // embeddings and their LayerNorm: two blocks below the top
+    if (name.rfind("bert.blocks.1.", 0) == 0) want = 1e-3;
+    if (name.rfind("bert.blocks.0.", 0) == 0) want = 1e-3 * 0.5;
+    if (name.rfind("bert.", 0) != 0) want = 1e-2;  // pooler, head
+    EXPECT_DOUBLE_EQ(lr_of[p.impl()], want) << name;
+    ++seen;
+  }
+  EXPECT_EQ(seen, lr_of.size());
+  EXPECT_THROW(train::bert_param_groups(clf, 1e-3, 1e-2, 0.01, 0.0), ValueError);
+  EXPECT_THROW(train::bert_param_groups(clf, 1e-3, 1e-2, 0.01, 1.5), ValueError);
 }
 
 TEST(BertTrain, ParamGroupLearningRatesAreApplied) {

@@ -110,24 +110,39 @@ Tensor gather_trimmed_rows(const Tensor& ids, const std::vector<int64_t>& index,
 }
 
 std::vector<optim::ParamGroup> bert_param_groups(const nn::BertClassifier& model, double lr, double head_lr,
-                                                 double weight_decay) {
+                                                 double weight_decay, double layer_decay) {
+  CAIRN_CHECK(layer_decay > 0 && layer_decay <= 1, ValueError, "bert_param_groups: layer_decay must be in (0, 1], got ",
+              layer_decay);
   std::vector<Tensor> head_params = model.head_parameters();
   auto is_head = [&](const Tensor& t) {
     return std::any_of(head_params.begin(), head_params.end(), [&](const Tensor& h) { return h.impl() == t.impl(); });
   };
-  std::vector<std::pair<std::string, Tensor>> enc, head;
-  for (auto& np : model.named_parameters()) (is_head(np.second) ? head : enc).push_back(np);
-  std::vector<Tensor> enc_decay, enc_plain, head_decay, head_plain;
-  split_decay(enc, enc_decay, enc_plain);
-  split_decay(head, head_decay, head_plain);
-  std::vector<optim::ParamGroup> groups;
-  auto add = [&](std::vector<Tensor> ps, double group_lr, double wd) {
-    if (!ps.empty()) groups.push_back({.params = std::move(ps), .lr = group_lr, .weight_decay = wd});
+  // Depth of an encoder parameter below the top block: block i of L at L - 1 - i, the embeddings and their
+  // LayerNorm at L (one below block 0). Its lr is lr * layer_decay^depth.
+  const int64_t L = model.config().num_layers;
+  const std::string blocks = "bert.blocks.";
+  auto exponent = [&](const std::string& name) -> int64_t {
+    if (name.rfind(blocks, 0) != 0) return L;  // embeddings, embedding LayerNorm
+    return L - 1 - std::stoll(name.substr(blocks.size()));
   };
-  add(enc_decay, lr, weight_decay);
-  add(enc_plain, lr, 0.0);
-  add(head_decay, head_lr, weight_decay);
-  add(head_plain, head_lr, 0.0);
+  std::vector<std::vector<std::pair<std::string, Tensor>>> enc(static_cast<size_t>(L + 1));
+  std::vector<std::pair<std::string, Tensor>> head;
+  for (auto& np : model.named_parameters()) {
+    if (is_head(np.second)) {
+      head.push_back(np);
+    } else {
+      enc[static_cast<size_t>(layer_decay == 1 ? 0 : exponent(np.first))].push_back(np);
+    }
+  }
+  std::vector<optim::ParamGroup> groups;
+  auto add = [&](const std::vector<std::pair<std::string, Tensor>>& named, double group_lr) {
+    std::vector<Tensor> decay, plain;
+    split_decay(named, decay, plain);
+    if (!decay.empty()) groups.push_back({.params = std::move(decay), .lr = group_lr, .weight_decay = weight_decay});
+    if (!plain.empty()) groups.push_back({.params = std::move(plain), .lr = group_lr, .weight_decay = 0.0});
+  };
+  for (size_t e = 0; e < enc.size(); ++e) add(enc[e], lr * std::pow(layer_decay, static_cast<double>(e)));
+  add(head, head_lr);
   CAIRN_CHECK(!groups.empty(), ValueError, "bert_param_groups: the model has no trainable parameter");
   return groups;
 }
@@ -255,7 +270,7 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
 
   // Groups over everything trainable now, so parameters frozen only for the first epochs are already in the
   // optimizer when they are unfrozen (frozen ones get no gradient and are skipped by step()).
-  optim::AdamW opt(bert_param_groups(model, o.lr, head_lr, o.weight_decay), {.lr = o.lr, .weight_decay = o.weight_decay});
+  optim::AdamW opt(bert_param_groups(model, o.lr, head_lr, o.weight_decay, o.layer_decay), {.lr = o.lr, .weight_decay = o.weight_decay});
   optim::LambdaLR sched(opt, warmup_linear(static_cast<int64_t>(o.warmup_fraction * total), total));
   const std::vector<Tensor> all_params = trainable(model);
   if (o.freeze_epochs > 0) model.freeze_encoder(o.trainable_top_blocks);

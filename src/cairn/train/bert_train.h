@@ -50,6 +50,10 @@ struct BertTrainOptions {
   // freeze_epochs epochs, then train everything.
   int64_t freeze_epochs = 0;
   int64_t trainable_top_blocks = 0;
+  // Fine-tuning only: layer-wise lr decay (ELECTRA, ULMFiT's discriminative fine-tuning). The top encoder block
+  // trains at lr, each block below at layer_decay times the one above, the embeddings below block 0 likewise;
+  // 1 = one lr for the whole encoder.
+  double layer_decay = 1.0;
   // Called after each epoch with its number and summary line; return false to stop.
   std::function<bool(int64_t epoch, const std::string& line)> on_epoch{};
 };
@@ -66,11 +70,13 @@ struct BertTrainReport {
   double seconds = 0;
 };
 
-// Parameter groups for fine-tuning: {encoder, lr, decay}, {encoder biases and norms, lr, no decay},
-// {pooler and head, head_lr, decay}, {their biases, head_lr, no decay}. Only parameters that require grad;
-// empty groups are left out. "No decay" = 1-D parameters (biases, LayerNorm weights).
+// Parameter groups for fine-tuning: per encoder depth {weights, lr * layer_decay^depth, decay} and {biases and
+// norms, same lr, no decay}, then {pooler and head, head_lr, decay} and {their biases, head_lr, no decay}. Depth
+// 0 is the top block, L - 1 block 0, L the embeddings; with layer_decay 1 the encoder is one depth. Only
+// parameters that require grad; empty groups are left out. "No decay" = 1-D parameters (biases, LayerNorm
+// weights). Throws ValueError for layer_decay outside (0, 1].
 std::vector<optim::ParamGroup> bert_param_groups(const nn::BertClassifier& model, double lr, double head_lr,
-                                                 double weight_decay);
+                                                 double weight_decay, double layer_decay = 1.0);
 
 // MLM pretraining on ids (N, T) int64 (rows from data::encode_for_encoder). val_ids: optional rows masked with
 // epoch -1 (the same mask every epoch) for a comparable validation loss. Throws ValueError for bad options.
