@@ -116,6 +116,7 @@ nn::BertConfig model_config(const Args& a, const text::Tokenizer& tok) {
   c.num_heads = static_cast<int64_t>(a.num("heads", 4));
   c.hidden = static_cast<int64_t>(a.num("hidden", 128));
   c.dropout = a.num("dropout", 0.1);
+  c.attention_dropout = a.num("attention-dropout", 0.1);
   c.pad_id = *tok.special_token_ids().pad;
   c.vocab_id = text::vocab_fingerprint(tok);
   c.seed = static_cast<uint64_t>(a.num("seed", 1));
@@ -180,6 +181,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   if (from_pretrained) {
     cfg = nn::bert_config_from_file((dir / "encoder.safetensors").string());
     cfg.dropout = a.num("dropout", 0.1);
+    cfg.attention_dropout = a.num("attention-dropout", 0.1);
     cfg.seed = static_cast<uint64_t>(a.num("seed", 1));
   }
   CAIRN_CHECK(cfg.vocab_id == text::vocab_fingerprint(tok), ValueError, "the tokenizer in ", dir.string(),

@@ -1,12 +1,14 @@
 // scaled_dot_product_attention and self_attention_packed: the fused kernel against the explicit
 // softmax(q k^T * scale + mask) v composed from other ops, float64 gradient checks with every mask kind,
-// causal alignment with Tq < Tk (KV cache), fully masked rows, and argument errors.
+// causal alignment with Tq < Tk (KV cache), fully masked rows, dropout on the probabilities, and argument errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "cairn/core/core.h"
+#include "cairn/core/kernels/kernels.h"
 
 using namespace cairn;
 namespace gc = cairn::testing;
@@ -50,6 +52,18 @@ Tensor reference(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
   const double scale = opt.scale ? *opt.scale : 1.0 / std::sqrt(static_cast<double>(D));
   Tensor s = matmul(q, k.transpose(-2, -1)) * scale + dense_mask(opt, B, H, Tq, Tk, q.dtype());
   return matmul(softmax(s, -1), v);
+}
+
+// The dropout factors (B, H, Tq, Tk) the kernel uses for `seed`: 1 / (1 - p) where kept, 0 where dropped.
+Tensor dropout_factors(uint64_t seed, double p, int64_t B, int64_t H, int64_t Tq, int64_t Tk) {
+  std::vector<double> z(static_cast<size_t>(B * H * Tq * Tk));
+  const uint32_t threshold = kernels::attention_dropout_threshold(p);
+  for (int64_t pair = 0; pair < B * H; ++pair)
+    for (int64_t i = 0; i < Tq; ++i)
+      for (int64_t j = 0; j < Tk; ++j)
+        z[static_cast<size_t>((pair * Tq + i) * Tk + j)] =
+            kernels::attention_dropout_bits(seed, pair, i, j, Tq, Tk) >= threshold ? 1.0 / (1.0 - p) : 0.0;
+  return from_vector(z, {B, H, Tq, Tk});
 }
 
 double max_diff(const Tensor& a, const Tensor& b) {
@@ -196,4 +210,60 @@ TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
   set_num_threads(before);
   EXPECT_TRUE(one == two);
   EXPECT_TRUE(one == three);
+}
+
+TEST(Attention, DropoutMatchesTheExplicitMaskedSoftmaxAndItsGradients) {
+  // Tk = 70 spans two key tiles; the normaliser is the undropped sum, the dropped weights are rescaled.
+  const int64_t B = 2, H = 3, Tq = 37, Tk = 70, D = 8;
+  const double p = 0.3;
+  Tensor pad = zeros({B, Tk}, DType::u8);
+  for (int64_t j = 60; j < Tk; ++j) pad.data<uint8_t>()[Tk + j] = 1;
+  for (AttentionOptions masks : {AttentionOptions{}, AttentionOptions{.causal = true, .key_padding_mask = pad}}) {
+    Tensor q = R({B, H, Tq, D}, 31).requires_grad_(), k = R({B, H, Tk, D}, 32).requires_grad_(),
+           v = R({B, H, Tk, D}, 33).requires_grad_();
+    Tensor w = R({B, H, Tq, D}, 34);
+    Generator g(77);
+    AttentionOptions o = masks;
+    o.dropout = p;
+    o.generator = &g;
+    Tensor y = scaled_dot_product_attention(q, k, v, o);
+    sum(y * w).backward();
+    const Tensor z = dropout_factors(Generator(77).next_u64(), p, B, H, Tq, Tk);
+    Tensor qr = q.detach().requires_grad_(), kr = k.detach().requires_grad_(), vr = v.detach().requires_grad_();
+    Tensor s = matmul(qr, kr.transpose(-2, -1)) * (1.0 / std::sqrt(double(D))) + dense_mask(masks, B, H, Tq, Tk, q.dtype());
+    Tensor yr = matmul(softmax(s, -1) * z, vr);
+    sum(yr * w).backward();
+    EXPECT_LT(max_diff(y, yr), 1e-12);
+    EXPECT_LT(max_diff(q.grad(), qr.grad()), 1e-12);
+    EXPECT_LT(max_diff(k.grad(), kr.grad()), 1e-12);
+    EXPECT_LT(max_diff(v.grad(), vr.grad()), 1e-12);
+  }
+  // About p of the weights are dropped, and another seed drops others.
+  const Tensor z1 = dropout_factors(1, p, B, H, Tq, Tk), z2 = dropout_factors(2, p, B, H, Tq, Tk);
+  const std::vector<double> zv = z1.to_vector<double>();
+  EXPECT_NEAR(static_cast<double>(std::count(zv.begin(), zv.end(), 0.0)) / static_cast<double>(zv.size()), p, 0.02);
+  EXPECT_GT(max_diff(z1, z2), 0.0);
+}
+
+TEST(Attention, GradcheckWithDropout) {
+  const int64_t B = 1, H = 2, T = 18, D = 3;
+  Tensor pad = zeros({B, T}, DType::u8);
+  pad.data<uint8_t>()[T - 1] = 1;
+  for (bool packed : {false, true}) {
+    auto r = gc::gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          Generator g(5);  // the same mask on every evaluation
+          const AttentionOptions o{.causal = true, .key_padding_mask = pad, .dropout = 0.4, .generator = &g};
+          if (packed) return self_attention_packed(in[0], H, o);
+          return scaled_dot_product_attention(in[0], in[1], in[2], o);
+        },
+        packed ? std::vector<Tensor>{R({B, T, 3 * H * D}, 35).requires_grad_()}
+               : std::vector<Tensor>{R({B, H, T, D}, 36).requires_grad_(), R({B, H, T, D}, 37).requires_grad_(),
+                                     R({B, H, T, D}, 38).requires_grad_()},
+        1e-6, 1e-7, 1e-5);
+    EXPECT_TRUE(r.ok) << (packed ? "packed " : "") << r.message;
+  }
+  Tensor q = R({1, 1, 2, 2}, 1);
+  EXPECT_THROW(scaled_dot_product_attention(q, q, q, {.dropout = 1.0}), ValueError);
+  EXPECT_THROW(scaled_dot_product_attention(q, q, q, {.dropout = -0.1}), ValueError);
 }

@@ -19,6 +19,7 @@ BertConfig tiny(int64_t vocab = 40) {
   c.num_heads = 2;
   c.hidden = 16;
   c.dropout = 0.0;
+  c.attention_dropout = 0.0;
   c.vocab_id = "test-vocab";
   c.seed = 3;
   return c;

@@ -21,6 +21,7 @@ nn::BertConfig tiny() {
   c.num_heads = 2;
   c.hidden = 16;
   c.dropout = 0.0;
+  c.attention_dropout = 0.0;
   c.seed = 5;
   return c;
 }

@@ -116,6 +116,7 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
   c.hidden = m.get<int64_t>("width", 128);
   c.mlp_dim = m.get<int64_t>("mlp_width", -1);
   c.dropout = m.get<double>("dropout", 0.1);
+  c.attention_dropout = m.get<double>("attention_dropout", 0.1);
   const auto pad = tok.special_token_ids().pad;
   if (!pad) m.fail("the tokenizer has no [PAD] token; BERT models need a BERT-style WordPiece vocabulary");
   c.pad_id = *pad;
@@ -132,7 +133,7 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
 train::BertTrainOptions train_options(const Config& comp, const Config& fit, uint64_t seed) {
   fit.check_keys({"epochs", "batch_size", "max_steps", "verbose"});
   Config opt = comp.section("optimizer");
-  opt.check_keys({"name", "lr", "head_lr", "weight_decay"});
+  opt.check_keys({"name", "lr", "head_lr", "weight_decay", "layer_decay"});
   if (opt.get<std::string>("name", "adamw") != "adamw") opt.fail("BERT training uses adamw", "name");
   train::BertTrainOptions o;
   o.epochs = fit.get<int64_t>("epochs", 4);
@@ -142,9 +143,11 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
   o.lr = opt.get<double>("lr", 1e-4);
   o.head_lr = opt.get<double>("head_lr", -1.0);
   o.weight_decay = opt.get<double>("weight_decay", 0.01);
+  o.layer_decay = opt.get<double>("layer_decay", 1.0);
   o.warmup_fraction = comp.get<double>("warmup", 0.1);
   o.clip_norm = comp.get<double>("clip_grad_norm", 1.0);
   o.seed = seed;
+  if (!(o.layer_decay > 0 && o.layer_decay <= 1)) opt.fail("layer_decay must be in (0, 1]", "layer_decay");
   if (o.epochs < 1) fit.fail("epochs must be >= 1", "epochs");
   if (o.batch_size < 1) fit.fail("batch_size must be >= 1", "batch_size");
   if (!(o.lr > 0)) opt.fail("lr must be positive", "lr");
@@ -174,7 +177,7 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   if (max_length < 3) data_cfg.fail("max_length must be >= 3 ([CLS], a token, [SEP])", "max_length");
 
   if (type == "bert_mlm") {
-    model.check_keys({"type", "layers", "heads", "width", "mlp_width", "dropout"});
+    model.check_keys({"type", "layers", "heads", "width", "mlp_width", "dropout", "attention_dropout"});
     comp.check_keys({"optimizer", "warmup", "clip_grad_norm", "mlm"});
     Config mlm_cfg = comp.section("mlm");
     mlm_cfg.check_keys({"probability", "mask", "random"});
@@ -205,8 +208,8 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   }
   if (type != "bert_classifier") model.fail("unknown BERT model type '" + type + "'; valid: bert_mlm, bert_classifier", "type");
 
-  model.check_keys({"type", "pretrained", "init", "layers", "heads", "width", "mlp_width", "dropout", "pooling",
-                    "head_dropout", "freeze_epochs", "trainable_top_blocks"});
+  model.check_keys({"type", "pretrained", "init", "layers", "heads", "width", "mlp_width", "dropout", "attention_dropout",
+                    "pooling", "head_dropout", "freeze_epochs", "trainable_top_blocks"});
   comp.check_keys({"optimizer", "warmup", "clip_grad_norm"});
   train::BertTrainOptions o = train_options(comp, fit, seed);
   o.freeze_epochs = model.get<int64_t>("freeze_epochs", 0);
@@ -223,6 +226,7 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   if (!pretrained.empty()) {
     nn::BertConfig fc = nn::bert_config_from_file(pretrained);
     fc.dropout = bc.dropout;
+    fc.attention_dropout = bc.attention_dropout;
     fc.seed = seed;
     if (fc.vocab_id != bc.vocab_id)
       model.fail("the encoder " + pretrained + " was pretrained with another vocabulary (" + fc.vocab_id + ") than the "

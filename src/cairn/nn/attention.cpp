@@ -58,6 +58,15 @@ Tensor cross_attention(const Tensor& x, const Tensor& memory, Dense& q, Dense& k
   return proj(o.transpose(1, 2).reshape({B, T, E}));
 }
 
+AttentionOptions with_attention_dropout(const AttentionOptions& masks, double p, bool training, Generator& g) {
+  AttentionOptions o = masks;
+  if (training && p > 0) {
+    o.dropout = p;
+    o.generator = &g;
+  }
+  return o;
+}
+
 // ---- MultiHeadAttention ----
 
 MultiHeadAttention::MultiHeadAttention(int64_t embed_dim, int64_t num_heads, MultiHeadAttentionOptions options)
@@ -67,6 +76,8 @@ MultiHeadAttention::MultiHeadAttention(int64_t embed_dim, int64_t num_heads, Mul
               embed_dim, ") must be a positive multiple of num_heads (", num_heads, ")");
   CAIRN_CHECK(opt_.dropout >= 0 && opt_.dropout < 1, ValueError, where(), ": dropout must be in [0, 1), got ",
               opt_.dropout);
+  CAIRN_CHECK(opt_.attention_dropout >= 0 && opt_.attention_dropout < 1, ValueError, where(),
+              ": attention_dropout must be in [0, 1), got ", opt_.attention_dropout);
   const int64_t kv_dim = opt_.kv_dim < 0 ? embed_dim : opt_.kv_dim;
   Generator& g = layer_generator();
   const double proj_std = xfmr::residual_std(opt_.residual_layers);
@@ -85,6 +96,7 @@ std::string MultiHeadAttention::extra_repr() const {
   std::ostringstream os;
   os << "embed_dim=" << embed_dim_ << ", num_heads=" << num_heads_ << (opt_.cross ? ", cross=true" : "");
   if (opt_.dropout > 0) os << ", dropout=" << opt_.dropout;
+  if (opt_.attention_dropout > 0) os << ", attention_dropout=" << opt_.attention_dropout;
   return os.str();
 }
 
@@ -101,7 +113,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionOptions& mask
   CAIRN_CHECK(!opt_.cross, ValueError, where(), " is a cross-attention layer: call forward(x, memory, masks)");
   build(x.shape());
   check_input_dtype(x);
-  Tensor y = self_attention(x, *qkv_, *proj_, num_heads_, masks);
+  Tensor y = self_attention(x, *qkv_, *proj_, num_heads_, with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator()));
   return opt_.dropout > 0 ? dropout(y, opt_.dropout, is_training(), &layer_generator()) : y;
 }
 
@@ -109,7 +121,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& memory, const 
   CAIRN_CHECK(opt_.cross, ValueError, where(), " is a self-attention layer: call forward(x, masks)");
   build(x.shape());
   check_input_dtype(x);
-  Tensor y = cross_attention(x, memory, *q_, *kv_, *proj_, num_heads_, masks);
+  Tensor y = cross_attention(x, memory, *q_, *kv_, *proj_, num_heads_, with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator()));
   return opt_.dropout > 0 ? dropout(y, opt_.dropout, is_training(), &layer_generator()) : y;
 }
 

@@ -10,8 +10,8 @@
 //                    (torch.nn.MultiheadAttention's in_proj_weight / in_proj_bias / out_proj.weight / out_proj.bias)
 //   cross-attention: q.weight [E, E], kv.weight [2E, kv_dim], proj.weight [E, E] (+ biases)
 // The attention itself is the fused core op (scaled_dot_product_attention / self_attention_packed): no (T, T)
-// matrix is stored. There is no dropout on the attention probabilities (the fused kernel has none); `dropout`
-// applies to the output projection, as nanoGPT's resid_dropout.
+// matrix is stored. `attention_dropout` drops attention probabilities inside the fused kernel (torch's MHA
+// `dropout`, nanoGPT's attn_dropout); `dropout` applies to the output projection, as nanoGPT's resid_dropout.
 #pragma once
 #include <memory>
 #include <optional>
@@ -59,11 +59,15 @@ Tensor self_attention_cached(const Tensor& x_new, Dense& qkv, Dense& proj, int64
 Tensor cross_attention(const Tensor& x, const Tensor& memory, Dense& q, Dense& kv, Dense& proj, int64_t num_heads,
                        const AttentionOptions& masks);
 
+// masks with dropout p on the attention probabilities when training (seeds drawn from g), as they are otherwise.
+AttentionOptions with_attention_dropout(const AttentionOptions& masks, double p, bool training, Generator& g);
+
 struct MultiHeadAttentionOptions {
   bool cross = false;        // cross-attention: queries from x, keys and values from a memory of width kv_dim
   int64_t kv_dim = -1;       // memory width for cross-attention (-1 = embed_dim)
   bool bias = true;
   double dropout = 0.0;      // on the output, in training mode
+  double attention_dropout = 0.0;  // on the attention probabilities, in training mode (torch's MHA `dropout`)
   // "gpt2": N(0, 0.02) weights, zero biases (and N(0, 0.02 / sqrt(2 * num_layers)) for proj when
   // residual_layers > 0); "torch_default": torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)); or any nn::init name.
   std::string init = "gpt2";

@@ -25,6 +25,8 @@ void validate(const BertConfig& c) {
   CAIRN_CHECK(c.type_vocab_size >= 0, ValueError, "BertConfig: type_vocab_size must be >= 0, got ",
               c.type_vocab_size);
   CAIRN_CHECK(c.dropout >= 0 && c.dropout < 1, ValueError, "BertConfig: dropout must be in [0, 1), got ", c.dropout);
+  CAIRN_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, ValueError,
+              "BertConfig: attention_dropout must be in [0, 1), got ", c.attention_dropout);
   CAIRN_CHECK(c.pad_id >= 0 && c.pad_id < c.vocab_size, ValueError, "BertConfig: pad_id ", c.pad_id,
               " is outside the vocabulary [0, ", c.vocab_size, ")");
 }
@@ -63,6 +65,7 @@ BertEncoder::BertEncoder(BertConfig config) : Module("BertEncoder"), cfg_(std::m
         .pre_norm = false,  // BERT: LN(x + sublayer(x))
         .gelu_approximate = c.gelu_approximate,
         .dropout = c.dropout,
+        .attention_dropout = c.attention_dropout,
         .layer_norm_eps = c.layer_norm_eps,
         .init = "gpt2",
         .num_layers = c.num_layers,
@@ -275,6 +278,7 @@ Metadata bert_metadata(const BertConfig& c) {
   Metadata m;
   for (const Field& f : kIntFields) m[f.key] = std::to_string(c.*f.member);
   m["bert.dropout"] = detail::cat(c.dropout);
+  m["bert.attention_dropout"] = detail::cat(c.attention_dropout);
   m["bert.layer_norm_eps"] = detail::cat(c.layer_norm_eps);
   m["bert.gelu_approximate"] = c.gelu_approximate;
   m["bert.vocab_id"] = c.vocab_id;
@@ -301,6 +305,8 @@ BertConfig bert_config_from_metadata(const Metadata& m, const std::string& where
   };
   for (const Field& f : kIntFields) c.*f.member = static_cast<int64_t>(number(f.key));
   c.dropout = number("bert.dropout");
+  // Files written before attention dropout existed were trained without it.
+  c.attention_dropout = m.count("bert.attention_dropout") ? number("bert.attention_dropout") : 0.0;
   c.layer_norm_eps = number("bert.layer_norm_eps");
   c.gelu_approximate = get("bert.gelu_approximate");
   c.vocab_id = get("bert.vocab_id");

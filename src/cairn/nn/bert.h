@@ -42,6 +42,7 @@ struct BertConfig {
   int64_t hidden = 128;
   int64_t mlp_dim = -1;         // -1 = 4 * hidden
   double dropout = 0.1;         // embeddings and residual branches, in training mode
+  double attention_dropout = 0.1;  // on the attention probabilities, in training mode
   double layer_norm_eps = 1e-12;
   std::string gelu_approximate = "none";
   int64_t pad_id = 0;
@@ -51,8 +52,8 @@ struct BertConfig {
   std::optional<uint64_t> seed{};
 };
 
-// Throws ValueError naming the field for sizes <= 0, hidden not divisible by num_heads, dropout outside [0, 1)
-// or pad_id outside the vocabulary.
+// Throws ValueError naming the field for sizes <= 0, hidden not divisible by num_heads, a dropout outside
+// [0, 1) or pad_id outside the vocabulary.
 void validate(const BertConfig& config);
 
 // The encoder: embeddings, LayerNorm, dropout and num_layers post-norm TransformerEncoderBlocks. Weights are

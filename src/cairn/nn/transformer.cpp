@@ -24,6 +24,8 @@ TransformerBlockBase::TransformerBlockBase(const char* type, TransformerBlockOpt
               ": gelu_approximate must be \"none\" or \"tanh\", got \"", opt_.gelu_approximate, "\"");
   CAIRN_CHECK(opt_.dropout >= 0 && opt_.dropout < 1, ValueError, where(), ": dropout must be in [0, 1), got ",
               opt_.dropout);
+  CAIRN_CHECK(opt_.attention_dropout >= 0 && opt_.attention_dropout < 1, ValueError, where(),
+              ": attention_dropout must be in [0, 1), got ", opt_.attention_dropout);
   if (opt_.mlp_dim < 0) opt_.mlp_dim = 4 * E;
   CAIRN_CHECK(opt_.mlp_dim > 0, ValueError, where(), ": mlp_dim must be positive, got ", opt_.mlp_dim);
   Generator& g = layer_generator();
@@ -44,6 +46,7 @@ std::string TransformerBlockBase::extra_repr() const {
      << (opt_.pre_norm ? ", pre_norm" : ", post_norm");
   if (opt_.gelu_approximate != "none") os << ", gelu=" << opt_.gelu_approximate;
   if (opt_.dropout > 0) os << ", dropout=" << opt_.dropout;
+  if (opt_.attention_dropout > 0) os << ", attention_dropout=" << opt_.attention_dropout;
   if (opt_.cross_attention) os << ", cross_attention";
   return os.str();
 }
@@ -84,7 +87,7 @@ TransformerEncoderBlock::TransformerEncoderBlock(TransformerBlockOptions options
 Tensor TransformerEncoderBlock::forward(const Tensor& x, const AttentionOptions& masks) {
   check_input(x);
   Tensor h = residual(x, *ln1_, [&](const Tensor& a) {
-    return self_attention(a, *qkv_, *proj_, opt_.num_heads, masks);
+    return self_attention(a, *qkv_, *proj_, opt_.num_heads, attention_options(masks));
   });
   return residual(h, *ln2_, [&](const Tensor& a) { return mlp(a); });
 }
@@ -112,7 +115,7 @@ Tensor TransformerDecoderBlock::forward(const Tensor& x) {
 Tensor TransformerDecoderBlock::forward(const Tensor& x, const AttentionOptions& self_masks, const Tensor& memory,
                                         const AttentionOptions& memory_masks) {
   check_input(x);
-  AttentionOptions causal = self_masks;
+  AttentionOptions causal = attention_options(self_masks);
   causal.causal = true;
   Tensor h = residual(x, *ln1_, [&](const Tensor& a) {
     return self_attention(a, *qkv_, *proj_, opt_.num_heads, causal);
@@ -120,7 +123,8 @@ Tensor TransformerDecoderBlock::forward(const Tensor& x, const AttentionOptions&
   if (opt_.cross_attention) {
     CAIRN_CHECK(memory.defined(), ValueError, where(), " has cross-attention but no memory was given");
     h = residual(h, *ln_cross_, [&](const Tensor& a) {
-      return cross_attention(a, memory, *cross_q_, *cross_kv_, *cross_proj_, opt_.num_heads, memory_masks);
+      return cross_attention(a, memory, *cross_q_, *cross_kv_, *cross_proj_, opt_.num_heads,
+                             attention_options(memory_masks));
     });
   }
   return residual(h, *ln2_, [&](const Tensor& a) { return mlp(a); });

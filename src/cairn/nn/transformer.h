@@ -28,6 +28,7 @@ struct TransformerBlockOptions {
   bool pre_norm = true;
   std::string gelu_approximate = "none";  // "none" (exact, erf) or "tanh"
   double dropout = 0.0;                   // on both residual branches, in training mode
+  double attention_dropout = 0.0;         // on the attention probabilities, in training mode
   double layer_norm_eps = 1e-5;
   bool bias = true;
   bool cross_attention = false;           // decoder blocks only: attend to an encoder memory
@@ -55,6 +56,10 @@ class TransformerBlockBase : public Module {
   template <class F>
   Tensor residual(const Tensor& x, LayerNormalization& ln, const F& branch);
   Tensor drop(const Tensor& x);
+  // masks plus this block's attention dropout (in training mode).
+  AttentionOptions attention_options(const AttentionOptions& masks) {
+    return with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator());
+  }
   Shape build_impl(const Shape& input_shape) override;
   void check_input(const Tensor& x);
 

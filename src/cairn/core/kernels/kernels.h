@@ -1,6 +1,7 @@
 // Kernel signatures shared by every backend. Ops (cairn/core/ops) allocate outputs and check arguments;
 // kernels only compute. Each signature says which buffers are assigned (=) and which accumulated (+=).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "cairn/core/kernels/registry.h"
@@ -158,10 +159,25 @@ using AvgPool2dBackwardKernel = void (*)(const Tensor& gy, const Tensor& gx, con
 // contiguous. key_padding (B, Tk) uint8 contiguous or undefined; attn_mask (B, H, Tq, Tk) additive in q's dtype,
 // last dim contiguous (size-1 dims broadcast with stride 0), or undefined. out =, lse (B, H, Tq) contiguous =
 // logsumexp of each query's scaled, masked scores (-inf when every key is masked; out is then 0). Op: attention.
+// dropout > 0: each probability P[i, j] of pair p = b * H + h is kept (and scaled by 1 / (1 - dropout)) when
+// attention_dropout_bits(seed, p, i, j, Tq, Tk) >= dropout * 2^32, zeroed otherwise; the backward recomputes the
+// same mask from the seed.
 struct AttentionArgs {
   double scale = 1.0;
   bool causal = false;
+  double dropout = 0.0;
+  uint64_t seed = 0;
 };
+// 32 uniform bits per (pair, query, key): splitmix64 at position ((p * Tq + i) * Tk + j) of the seed's stream.
+inline uint32_t attention_dropout_bits(uint64_t seed, int64_t pair, int64_t i, int64_t j, int64_t Tq, int64_t Tk) {
+  uint64_t z = seed + static_cast<uint64_t>((pair * Tq + i) * Tk + j + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return static_cast<uint32_t>((z ^ (z >> 31)) >> 32);
+}
+inline uint32_t attention_dropout_threshold(double dropout) {
+  return static_cast<uint32_t>(std::min(dropout * 4294967296.0, 4294967295.0));
+}
 using AttentionKernel = void (*)(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_padding,
                                  const Tensor& attn_mask, const Tensor& out, const Tensor& lse, AttentionArgs a);
 // From dout (B, H, Tq, Dv) and the forward's q, k, v, out, lse (layouts as above): dq, dk, dv = (same shapes as

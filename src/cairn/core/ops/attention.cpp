@@ -54,8 +54,15 @@ CheckedMasks check_masks(const char* op, const AttentionOptions& opt, int64_t B,
   return m;
 }
 
-double scale_of(const AttentionOptions& opt, int64_t D) {
-  return opt.scale ? *opt.scale : 1.0 / std::sqrt(static_cast<double>(D));
+// The kernel's arguments; draws the dropout seed (one per call) when there is dropout.
+kernels::AttentionArgs kernel_args(const char* op, const AttentionOptions& opt, int64_t D) {
+  CAIRN_CHECK(opt.dropout >= 0 && opt.dropout < 1, ValueError, op, ": dropout must be in [0, 1), got ", opt.dropout);
+  kernels::AttentionArgs a{opt.scale ? *opt.scale : 1.0 / std::sqrt(static_cast<double>(D)), opt.causal};
+  if (opt.dropout > 0) {
+    a.dropout = opt.dropout;
+    a.seed = (opt.generator ? *opt.generator : default_generator()).next_u64();
+  }
+  return a;
 }
 
 }  // namespace
@@ -80,7 +87,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
               ShapeError, op, ": shapes do not fit: q ", shape_str(q.shape()), " (B, H, Tq, D), k ", shape_str(k.shape()),
               " must be (B, H, Tk, D) and v ", shape_str(v.shape()), " (B, H, Tk, Dv)");
   const CheckedMasks m = check_masks(op, opt, B, H, Tq, Tk, q.dtype());
-  const kernels::AttentionArgs args{scale_of(opt, D), opt.causal};
+  const kernels::AttentionArgs args = kernel_args(op, opt, D);
 
   Tensor qc = last_dim_contiguous(q), kc = last_dim_contiguous(k), vc = last_dim_contiguous(v);
   Tensor buf = Tensor::empty({B, Tq, H, Dv}, q.dtype());
@@ -115,7 +122,7 @@ Tensor self_attention_packed(const Tensor& qkv, int64_t num_heads, const Attenti
               shape_str(qkv.shape()));
   const int64_t B = qkv.shape()[0], T = qkv.shape()[1], C = qkv.shape()[2] / 3, H = num_heads, D = C / H;
   const CheckedMasks m = check_masks(op, opt, B, H, T, T, qkv.dtype());
-  const kernels::AttentionArgs args{scale_of(opt, D), opt.causal};
+  const kernels::AttentionArgs args = kernel_args(op, opt, D);
 
   Tensor x = contiguous(qkv.detach());
   const Shape bhtd{B, H, T, D}, in_strides{T * 3 * C, D, 3 * C, 1};

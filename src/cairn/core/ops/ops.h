@@ -198,6 +198,12 @@ struct AttentionOptions {
   Tensor attn_mask{};
   // Multiplies q k^T; default 1 / sqrt(D).
   std::optional<double> scale{};
+  // Dropout on the attention probabilities (torch's dropout_p): each weight zeroed with this probability, the
+  // rest scaled by 1 / (1 - dropout); the normaliser is the undropped sum. The mask is a hash of one seed drawn
+  // from `generator` (the default generator when null) and is recomputed, not stored, for the backward. Pass 0
+  // outside training; ValueError outside [0, 1).
+  double dropout = 0.0;
+  Generator* generator = nullptr;
 };
 // softmax(q k^T * scale + masks) v, fused (FlashAttention style): keys are visited in tiles with a running max
 // and sum, so no (Tq, Tk) matrix is stored; the backward recomputes the scores tile by tile from the saved

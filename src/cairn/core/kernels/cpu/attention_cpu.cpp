@@ -7,6 +7,10 @@
 // Backward: recompute each score tile from q, k and lse (P = exp(S - lse)), then with D_i = dO_i . O_i (five GEMMs
 // per tile):
 //   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - D_i),  dQ += scale * dS K,  dK += scale * dS^T Q.
+// Dropout on the probabilities (AttentionArgs::dropout): the forward's sums use the whole P, the P V product the
+// dropped and rescaled P~ = P * Z (Z = keep / (1 - p)); the backward takes dV from P~, dS = P * (dP * Z - D_i),
+// where D_i = dO_i . O_i still equals sum_j P~_ij dP_ij. Z comes from a hash of (seed, position), so nothing is
+// stored between the two passes.
 // Work is split over (b, h) pairs: each writes only its own rows of dq, dk, dv, so there are no races and the
 // results do not depend on the thread count.
 #include <algorithm>
@@ -62,6 +66,17 @@ int64_t key_limit(bool causal, int64_t offset, int64_t i1, int64_t Tk) {
   return causal ? std::clamp<int64_t>(i1 + offset, 0, Tk) : Tk;
 }
 
+// z (rows x cols, row stride kKCols) = the dropout factors of this tile: 1 / (1 - p) where kept, 0 where dropped.
+template <class T>
+void dropout_tile(const AttentionArgs& a, int64_t pair, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
+                  int64_t Tq, int64_t Tk, T* z) {
+  const uint32_t threshold = attention_dropout_threshold(a.dropout);
+  const T keep = static_cast<T>(1.0 / (1.0 - a.dropout));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      z[r * kKCols + j] = attention_dropout_bits(a.seed, pair, i0 + r, j0 + j, Tq, Tk) >= threshold ? keep : T(0);
+}
+
 // s (rows x cols, row stride kKCols) = scale * q[i0 + r] . k[j0 + j] (one GEMM) + masks, -inf where masked.
 template <class T>
 void score_tile(GemmKernel gemm, const View4& q, const View4& k, int64_t b, int64_t h, int64_t i0, int64_t rows,
@@ -97,6 +112,7 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
     std::vector<T> s(kQRows * kKCols), acc(kQRows * Dv), m(kQRows), l(kQRows);
+    std::vector<T> z(a.dropout > 0 ? kQRows * kKCols : 0);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
       const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
@@ -130,6 +146,11 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
               T* ar = acc.data() + r * Dv;
               for (int64_t d = 0; d < Dv; ++d) ar[d] *= alpha;
             }
+          }
+          if (a.dropout > 0) {  // l keeps the whole P; P V uses the dropped, rescaled P~
+            dropout_tile<T>(a, p, i0, rows, j0, cols, Tq, Tk, z.data());
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t j = 0; j < cols; ++j) s[r * kKCols + j] *= z[r * kKCols + j];
           }
           // acc (rows, Dv) += P (rows, cols) @ V[j0 : j0 + cols] (cols, Dv)
           gemm(false, false, rows, Dv, cols, 1.0, s.data(), kKCols, v.row<T>(b, h, j0), v.st, 1.0, acc.data(), Dv);
@@ -167,6 +188,7 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
   const GemmKernel gemm = table<GemmKernel>("gemm").get(DeviceType::CPU, qt.dtype());
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
     std::vector<T> s(kQRows * kKCols), dp(kQRows * kKCols), Di(kQRows), dqacc(kQRows * D);
+    std::vector<T> z(a.dropout > 0 ? kQRows * kKCols : 0), pz(z.size());
     // dk, dv accumulate over query tiles in contiguous scratch and are written once at the end.
     std::vector<T> dkacc(Tk * D), dvacc(Tk * Dv);
     for (int64_t p = p0; p < p1; ++p) {
@@ -197,17 +219,26 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
               for (int64_t j = 0; j < cols; ++j) sr[j] = vec_exp(sr[j] - li);
             }
           }
-          // dV[j0 : j0 + cols] += P^T (cols, rows) @ dO (rows, Dv)
-          gemm(true, false, cols, Dv, rows, 1.0, s.data(), kKCols, dO.row<T>(b, h, i0), dO.st, 1.0,
-               dvacc.data() + j0 * Dv, Dv);
+          const T* pv = s.data();  // the P that multiplied V: P, or P~ = P * Z under dropout
+          if (a.dropout > 0) {
+            dropout_tile<T>(a, p, i0, rows, j0, cols, Tq, Tk, z.data());
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t j = 0; j < cols; ++j) pz[r * kKCols + j] = s[r * kKCols + j] * z[r * kKCols + j];
+            pv = pz.data();
+          }
+          // dV[j0 : j0 + cols] += P~^T (cols, rows) @ dO (rows, Dv)
+          gemm(true, false, cols, Dv, rows, 1.0, pv, kKCols, dO.row<T>(b, h, i0), dO.st, 1.0, dvacc.data() + j0 * Dv,
+               Dv);
           // dP (rows, cols) = dO (rows, Dv) @ V^T
           gemm(false, true, rows, cols, Dv, 1.0, dO.row<T>(b, h, i0), dO.st, v.row<T>(b, h, j0), v.st, 0.0, dp.data(),
                kKCols);
-          // dS = P * (dP - D_i) * scale (the scale of S = scale * q k^T folded in), in place of P
+          // dS = P * (dP * Z - D_i) * scale (the scale of S = scale * q k^T folded in), in place of P
           for (int64_t r = 0; r < rows; ++r) {
             T* sr = s.data() + r * kKCols;
-            const T* dpr = dp.data() + r * kKCols;
+            T* dpr = dp.data() + r * kKCols;
             const T di = Di[r];
+            if (a.dropout > 0)
+              for (int64_t j = 0; j < cols; ++j) dpr[j] *= z[r * kKCols + j];
             for (int64_t j = 0; j < cols; ++j) sr[j] = sr[j] * (dpr[j] - di) * scale;
           }
           // dQ (rows, D) += dS (rows, cols) @ K[j0 : j0 + cols];  dK[j0 : j0 + cols] += dS^T @ Q (rows, D)
