@@ -230,7 +230,8 @@ TEST(Attention, DropoutMatchesTheExplicitMaskedSoftmaxAndItsGradients) {
     sum(y * w).backward();
     const Tensor z = dropout_factors(Generator(77).next_u64(), p, B, H, Tq, Tk);
     Tensor qr = q.detach().requires_grad_(), kr = k.detach().requires_grad_(), vr = v.detach().requires_grad_();
-    Tensor s = matmul(qr, kr.transpose(-2, -1)) * (1.0 / std::sqrt(double(D))) + dense_mask(masks, B, H, Tq, Tk, q.dtype());
+    Tensor s = matmul(qr, kr.transpose(-2, -1)) * (1.0 / std::sqrt(double(D))) +
+               dense_mask(masks, B, H, Tq, Tk, q.dtype());
     Tensor yr = matmul(softmax(s, -1) * z, vr);
     sum(yr * w).backward();
     EXPECT_LT(max_diff(y, yr), 1e-12);

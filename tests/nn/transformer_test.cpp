@@ -184,3 +184,27 @@ TEST(GPT, RejectsBadTokens) {
   EXPECT_THROW(m.forward(full({1, 2}, 11, DType::i64)), IndexError);    // outside the vocabulary
   EXPECT_THROW(m.forward(zeros({2, 3})), DTypeError);
 }
+
+TEST(TransformerBlocks, AttentionDropoutActsOnlyInTraining) {
+  // Same seed, same weights: with attention_dropout the block equals the plain one in eval mode and differs from
+  // it in training mode, where two calls draw different masks; MultiHeadAttention likewise.
+  TransformerEncoderBlock plain({.embed_dim = 8, .num_heads = 2, .seed = 5});
+  TransformerEncoderBlock dropped({.embed_dim = 8, .num_heads = 2, .attention_dropout = 0.5, .seed = 5});
+  MultiHeadAttention mha_plain(8, 2, {.seed = 6});
+  MultiHeadAttention mha_dropped(8, 2, {.attention_dropout = 0.5, .seed = 6});
+  const Tensor x = R({2, 6, 8}, 7, DType::f32);
+  auto check = [&](Module& a, Module& b) {
+    a.eval();
+    b.eval();
+    EXPECT_EQ(max_abs_diff(a.forward(x), b.forward(x)), 0.0);
+    a.train();
+    b.train();
+    const Tensor y1 = b.forward(x), y2 = b.forward(x);
+    EXPECT_GT(max_abs_diff(a.forward(x), y1), 1e-3);
+    EXPECT_GT(max_abs_diff(y1, y2), 1e-3);
+  };
+  check(plain, dropped);
+  check(mha_plain, mha_dropped);
+  EXPECT_THROW(TransformerEncoderBlock({.embed_dim = 8, .num_heads = 2, .attention_dropout = 1.0}), ValueError);
+  EXPECT_THROW(MultiHeadAttention(8, 2, {.attention_dropout = -0.1}), ValueError);
+}

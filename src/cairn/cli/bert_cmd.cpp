@@ -208,8 +208,8 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   }
   if (type != "bert_classifier") model.fail("unknown BERT model type '" + type + "'; valid: bert_mlm, bert_classifier", "type");
 
-  model.check_keys({"type", "pretrained", "init", "layers", "heads", "width", "mlp_width", "dropout", "attention_dropout",
-                    "pooling", "head_dropout", "freeze_epochs", "trainable_top_blocks"});
+  model.check_keys({"type", "pretrained", "init", "layers", "heads", "width", "mlp_width", "dropout",
+                    "attention_dropout", "pooling", "head_dropout", "freeze_epochs", "trainable_top_blocks"});
   comp.check_keys({"optimizer", "warmup", "clip_grad_norm"});
   train::BertTrainOptions o = train_options(comp, fit, seed);
   o.freeze_epochs = model.get<int64_t>("freeze_epochs", 0);

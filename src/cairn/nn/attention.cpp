@@ -113,7 +113,8 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const AttentionOptions& mask
   CAIRN_CHECK(!opt_.cross, ValueError, where(), " is a cross-attention layer: call forward(x, memory, masks)");
   build(x.shape());
   check_input_dtype(x);
-  Tensor y = self_attention(x, *qkv_, *proj_, num_heads_, with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator()));
+  const AttentionOptions o = with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator());
+  Tensor y = self_attention(x, *qkv_, *proj_, num_heads_, o);
   return opt_.dropout > 0 ? dropout(y, opt_.dropout, is_training(), &layer_generator()) : y;
 }
 
@@ -121,7 +122,8 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& memory, const 
   CAIRN_CHECK(opt_.cross, ValueError, where(), " is a self-attention layer: call forward(x, masks)");
   build(x.shape());
   check_input_dtype(x);
-  Tensor y = cross_attention(x, memory, *q_, *kv_, *proj_, num_heads_, with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator()));
+  const AttentionOptions o = with_attention_dropout(masks, opt_.attention_dropout, is_training(), layer_generator());
+  Tensor y = cross_attention(x, memory, *q_, *kv_, *proj_, num_heads_, o);
   return opt_.dropout > 0 ? dropout(y, opt_.dropout, is_training(), &layer_generator()) : y;
 }
 
