@@ -25,6 +25,7 @@
 #include "cairn/data/loader.h"
 #include "cairn/nn/nn.h"
 #include "cairn/optim/factory.h"
+#include "reference_models.h"
 #include "cairn/train/model.h"
 
 using namespace cairn;
@@ -128,15 +129,7 @@ int main(int argc, char** argv) {
     std::printf("loader CPU time per batch (one thread): memory %.3f ms, augment %.3f ms\n", mem, augm);
   }
 
-  auto net = std::make_shared<nn::Sequential>();
-  net->add<nn::Conv2D>(32, 3, "relu");
-  net->add<nn::MaxPooling2D>(2);
-  net->add<nn::Conv2D>(64, 3, "relu");
-  net->add<nn::MaxPooling2D>(2);
-  net->add<nn::Flatten>();
-  net->add<nn::Dense>(128, "relu");
-  net->add<nn::Dense>(10);
-  net->build({-1, 1, 28, 28});
+  const std::shared_ptr<nn::Sequential> net = bench::reference_model("cnn").net;
   train::Model model(net);
   nn::LossOptions lo;
   lo.from_logits = true;

@@ -10,6 +10,7 @@
 #include "cairn/core/core.h"
 #include "cairn/nn/nn.h"
 #include "cairn/optim/factory.h"
+#include "reference_models.h"
 
 using namespace cairn;
 using Clock = std::chrono::steady_clock;
@@ -22,34 +23,13 @@ int main(int argc, char** argv) {
   const int steps = argc > 3 ? std::atoi(argv[3]) : 1500, warmup = 200;
   set_num_threads(threads);
   manual_seed(0);
-  auto net = std::make_shared<nn::Sequential>();
-  int64_t bs;
-  if (which == "cnn") {
-    net->add<nn::Conv2D>(32, 3, "relu");
-    net->add<nn::MaxPooling2D>(2);
-    net->add<nn::Conv2D>(64, 3, "relu");
-    net->add<nn::MaxPooling2D>(2);
-    net->add<nn::Flatten>();
-    net->add<nn::Dense>(128, "relu");
-    net->add<nn::Dense>(10);
-    bs = 32;
-  } else if (which == "cnn1") {
-    net->add<nn::Conv2D>(32, 3, "relu");
-    net->add<nn::MaxPooling2D>(2);
-    net->add<nn::Flatten>();
-    net->add<nn::Dense>(10);
-    bs = 32;
-  } else if (which == "mlp") {
-    net->add<nn::Flatten>();
-    net->add<nn::Dense>(256, "relu");
-    net->add<nn::Dense>(256, "relu");
-    net->add<nn::Dense>(10);
-    bs = 64;
-  } else {
+  const bench::ReferenceModel ref = bench::reference_model(which);
+  if (!ref.net) {
     std::fprintf(stderr, "usage: step_phases {mlp,cnn,cnn1} [threads] [steps]\n");
     return 2;
   }
-  net->build({-1, 1, 28, 28});
+  const std::shared_ptr<nn::Sequential> net = ref.net;
+  const int64_t bs = ref.batch_size;
   auto opt = optim::make_optimizer("adam", net->trainable_parameters(), {{"lr", 1e-3}});
   nn::LossOptions lo;
   lo.from_logits = true;

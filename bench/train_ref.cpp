@@ -10,6 +10,7 @@
 #include "cairn/data/idx.h"
 #include "cairn/nn/nn.h"
 #include "cairn/optim/factory.h"
+#include "reference_models.h"
 #include "cairn/train/model.h"
 
 using namespace cairn;
@@ -30,28 +31,13 @@ int main(int argc, char** argv) {
   Tensor x = to_x(fm.train.images), xt = to_x(fm.test.images);
   Tensor y = from_vector(fm.train.labels.data), yt = from_vector(fm.test.labels.data);
 
-  auto net = std::make_shared<nn::Sequential>();
-  int64_t bs;
-  if (which == "cnn") {
-    net->add<nn::Conv2D>(32, 3, "relu");
-    net->add<nn::MaxPooling2D>(2);
-    net->add<nn::Conv2D>(64, 3, "relu");
-    net->add<nn::MaxPooling2D>(2);
-    net->add<nn::Flatten>();
-    net->add<nn::Dense>(128, "relu");
-    net->add<nn::Dense>(10);
-    bs = 32;
-  } else if (which == "mlp") {
-    net->add<nn::Flatten>();
-    net->add<nn::Dense>(256, "relu");
-    net->add<nn::Dense>(256, "relu");
-    net->add<nn::Dense>(10);
-    bs = 64;
-  } else {
+  const bench::ReferenceModel ref = bench::reference_model(which);
+  if (!ref.net || which == "cnn1") {
     std::fprintf(stderr, "usage: train_ref {cnn,mlp} [threads] [epochs]\n");
     return 2;
   }
-  net->build({-1, 1, 28, 28});
+  const std::shared_ptr<nn::Sequential> net = ref.net;
+  const int64_t bs = ref.batch_size;
   train::Model model(net);
   nn::LossOptions lo;
   lo.from_logits = true;
