@@ -208,3 +208,18 @@ TEST(TransformerBlocks, AttentionDropoutActsOnlyInTraining) {
   EXPECT_THROW(TransformerEncoderBlock({.embed_dim = 8, .num_heads = 2, .attention_dropout = 1.0}), ValueError);
   EXPECT_THROW(MultiHeadAttention(8, 2, {.attention_dropout = -0.1}), ValueError);
 }
+
+TEST(GPT, AttentionDropoutActsOnlyInTraining) {
+  GPTConfig with = tiny_gpt();
+  with.attention_dropout = 0.5;
+  GPT plain(tiny_gpt()), dropped(with);
+  Tensor ids = from_vector(std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}, {1, 8});
+  plain.eval();
+  dropped.eval();
+  EXPECT_EQ(max_abs_diff(plain.forward(ids), dropped.forward(ids)), 0.0);
+  plain.train();
+  dropped.train();
+  EXPECT_GT(max_abs_diff(plain.forward(ids), dropped.forward(ids)), 1e-4);
+  with.attention_dropout = 1.0;
+  EXPECT_THROW(GPT{with}, ValueError);
+}

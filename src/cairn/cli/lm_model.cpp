@@ -47,8 +47,8 @@ bool is_lm_config(const Config& cfg) {
 }
 
 nn::GPTConfig gpt_config_from(const Config& m) {
-  m.check_keys({"type", "layers", "heads", "width", "context", "mlp_width", "dropout", "bias", "tie_weights", "init",
-                "gelu", "layer_norm_eps", "vocab_size", "seed"});
+  m.check_keys({"type", "layers", "heads", "width", "context", "mlp_width", "dropout", "attention_dropout", "bias",
+                "tie_weights", "init", "gelu", "layer_norm_eps", "vocab_size", "seed"});
   const std::string type = m.get<std::string>("type", "gpt");
   if (type != "gpt") m.fail("type '" + type + "' is not a language model; the only one is 'gpt'", "type");
   nn::GPTConfig c;
@@ -59,6 +59,7 @@ nn::GPTConfig gpt_config_from(const Config& m) {
   c.context_length = m.get<int64_t>("context", 0);
   c.mlp_dim = m.get<int64_t>("mlp_width", -1);
   c.dropout = m.get<double>("dropout", 0.0);
+  c.attention_dropout = m.get<double>("attention_dropout", 0.0);
   c.bias = m.get<bool>("bias", true);
   c.tie_weights = m.get<bool>("tie_weights", false);
   c.init = m.get<std::string>("init", "gpt2");
@@ -69,6 +70,8 @@ nn::GPTConfig gpt_config_from(const Config& m) {
   if (c.num_heads < 1 || c.embed_dim < 1 || c.embed_dim % c.num_heads != 0)
     m.fail(detail::cat("width (", c.embed_dim, ") must be a positive multiple of heads (", c.num_heads, ")"), "width");
   if (!(c.dropout >= 0 && c.dropout < 1)) m.fail("dropout must be in [0, 1)", "dropout");
+  if (!(c.attention_dropout >= 0 && c.attention_dropout < 1))
+    m.fail("attention_dropout must be in [0, 1)", "attention_dropout");
   if (c.init != "gpt2" && c.init != "torch_default") m.fail("init must be gpt2 or torch_default, got '" + c.init + "'", "init");
   if (c.gelu_approximate != "none" && c.gelu_approximate != "tanh")
     m.fail("gelu must be none or tanh, got '" + c.gelu_approximate + "'", "gelu");
@@ -80,7 +83,7 @@ json gpt_config_json(const nn::GPTConfig& c) {
           {"layers", c.num_layers}, {"heads", c.num_heads},         {"width", c.embed_dim},
           {"mlp_width", c.mlp_dim}, {"dropout", c.dropout},         {"bias", c.bias},
           {"tie_weights", c.tie_weights}, {"init", c.init},         {"gelu", c.gelu_approximate},
-          {"layer_norm_eps", c.layer_norm_eps}};
+          {"layer_norm_eps", c.layer_norm_eps}, {"attention_dropout", c.attention_dropout}};
 }
 
 nn::GPTConfig gpt_config_from_json(const json& j, const std::string& source) {
@@ -95,6 +98,7 @@ nn::GPTConfig gpt_config_from_json(const json& j, const std::string& source) {
     c.embed_dim = j.at("width");
     c.mlp_dim = j.at("mlp_width");
     c.dropout = j.at("dropout");
+    c.attention_dropout = j.value("attention_dropout", 0.0);  // absent from files written before it existed
     c.bias = j.at("bias");
     c.tie_weights = j.at("tie_weights");
     c.init = j.at("init");

@@ -18,6 +18,8 @@ GPT::GPT(GPTConfig config) : Module("GPT"), cfg_(std::move(config)) {
   CAIRN_CHECK(c.embed_dim > 0 && c.num_heads > 0 && c.embed_dim % c.num_heads == 0, ValueError, "GPT: embed_dim (",
               c.embed_dim, ") must be a positive multiple of num_heads (", c.num_heads, ")");
   CAIRN_CHECK(c.dropout >= 0 && c.dropout < 1, ValueError, "GPT: dropout must be in [0, 1), got ", c.dropout);
+  CAIRN_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, ValueError,
+              "GPT: attention_dropout must be in [0, 1), got ", c.attention_dropout);
   Generator& g = layer_generator();
   tok_ = register_module("tok", std::make_shared<Embedding>(c.vocab_size, c.embed_dim,
                                                             EmbeddingOptions{.embeddings_initializer = "zeros"}));
@@ -39,6 +41,7 @@ GPT::GPT(GPTConfig config) : Module("GPT"), cfg_(std::move(config)) {
         .pre_norm = true,
         .gelu_approximate = c.gelu_approximate,
         .dropout = c.dropout,
+        .attention_dropout = c.attention_dropout,
         .layer_norm_eps = c.layer_norm_eps,
         .bias = c.bias,
         .init = c.init,

@@ -37,6 +37,7 @@ struct GPTConfig {
   int64_t embed_dim = 128;
   int64_t mlp_dim = -1;         // -1 = 4 * embed_dim
   double dropout = 0.0;         // embedding and residual dropout, in training mode
+  double attention_dropout = 0.0;  // on the attention probabilities, in training mode (nanoGPT's attn_dropout)
   bool tie_weights = false;     // head shares tok.weight
   std::string gelu_approximate = "none";
   double layer_norm_eps = 1e-5;
