@@ -61,6 +61,7 @@ void unary_map(const Tensor& x, const Tensor& out, const F& f) {
   const T* xp = static_cast<const T*>(x.raw_data());
   if (x.is_contiguous()) {
     parallel_for(0, out.numel(), kGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
       for (int64_t i = b; i < e; ++i) o[i] = f(xp[i]);
     });
     return;
@@ -127,6 +128,7 @@ void binary_map(const Tensor& a, const Tensor& b, const Tensor& out, const F& f)
   const T* bp = static_cast<const T*>(b.raw_data());
   if (a.shape() == out.shape() && b.shape() == out.shape() && a.is_contiguous() && b.is_contiguous()) {
     parallel_for(0, out.numel(), kGrain, [&](int64_t s, int64_t e) {
+#pragma omp simd
       for (int64_t i = s; i < e; ++i) o[i] = f(ap[i], bp[i]);
     });
     return;
