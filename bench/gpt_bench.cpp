@@ -1,7 +1,9 @@
 // GPT benchmarks: the training step of /work/shared/bench/torch_ref.py's `gpt` model (4 layers, 4 heads, width
 // 128, context 64, vocab 65; batch 12, AdamW lr 1e-3, random tokens) and KV-cache generation latency.
 //
-//   gpt_bench train [threads=2] [iters=200]     ms/iter and tokens/s (compare with torch_ref.py gpt <threads>)
+//   gpt_bench train [threads=2] [iters=200] [precision=highest]
+//                                               ms/iter and tokens/s (compare with torch_ref.py gpt <threads>);
+//                                               precision medium: bfloat16 matmul operands (see precision.h)
 //   gpt_bench generate [threads=1] [reps=50]    ms/token at context positions 8, 16, 32, 64, with and without cache
 //   gpt_bench attention [threads=1] [reps=200]  CPU ms of the fused attention forward and backward at the GPT shape
 //
@@ -25,8 +27,9 @@ namespace {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-int train(int threads, int iters) {
+int train(int threads, int iters, const std::string& precision) {
   set_num_threads(threads);
+  set_float32_matmul_precision(precision);
   manual_seed(0);
   const int64_t B = 12, T = 64, V = 65;
   nn::GPT model(nn::GPTConfig{});  // torch_ref's config
@@ -47,9 +50,11 @@ int train(int threads, int iters) {
   double loss = 0;
   for (int i = 0; i < iters; ++i) loss = step(i);
   const double ms = ms_since(t0), cpu_ms = 1000.0 * static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
-  std::printf("cairn gpt: %.1f ms/iter  %.0f tokens/s  params=%lld  threads=%d  cpu %.1f ms/iter  last loss=%.4f\n",
+  std::printf("cairn gpt: %.1f ms/iter  %.0f tokens/s  params=%lld  threads=%d  cpu %.1f ms/iter  last loss=%.4f  "
+              "matmul precision %s%s\n",
               ms / iters, B * T * iters / (ms / 1000.0), static_cast<long long>(model.count_params()), threads,
-              cpu_ms / iters, loss);
+              cpu_ms / iters, loss, precision.c_str(),
+              precision == "medium" && !bf16_matmul_available() ? " (no bf16 on this CPU: float32)" : "");
   return 0;
 }
 
@@ -122,13 +127,14 @@ int attention(int threads, int reps) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "train";
   try {
-    if (mode == "train") return train(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200);
+    if (mode == "train")
+      return train(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200, argc > 4 ? argv[4] : "highest");
     if (mode == "attention") return attention(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 200);
     if (mode == "generate") return generate(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 50);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gpt_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] | generate [threads] [reps] | attention [threads] [reps]\n");
+  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] [highest|medium] | generate [threads] [reps] | attention [threads] [reps]\n");
   return 2;
 }

@@ -1,12 +1,14 @@
 // The `cairn` command line, driven in-process: configs, overrides, and the error messages for bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "cairn/cli/cli.h"
 #include "cli_fixture.h"
 #include "cairn/cli/config.h"
+#include "cairn/core/kernels/precision.h"
 #include "cairn/io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -143,4 +145,23 @@ TEST_F(CliTest, BadSetSyntax) {
   Result r = cairn_cmd({"train", cfg, "--set", "fit.epochs"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("key.path=value"), std::string::npos) << r.err;
+}
+
+// `matmul_precision` at the top of a config sets the process-wide float32 matmul precision (medium: bfloat16
+// operands); a value outside highest / high / medium is refused naming the file, line and key.
+TEST_F(CliTest, MatmulPrecisionKey) {
+  std::string cfg = write("c.yaml", small_config());
+  Result r = cairn_cmd({"train", cfg, "--set", "matmul_precision=medium"});
+  const bool medium = cairn::float32_matmul_precision() == cairn::MatmulPrecision::medium;
+  cairn::set_float32_matmul_precision(cairn::MatmulPrecision::highest);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(medium);
+  std::string text = small_config();
+  const int line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+  cfg = write("bad.yaml", text + "matmul_precision: low\n");
+  r = cairn_cmd({"train", cfg});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:" + std::to_string(line)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'low' is not one of highest, high, medium"), std::string::npos) << r.err;
+  EXPECT_EQ(cairn::float32_matmul_precision(), cairn::MatmulPrecision::highest);
 }

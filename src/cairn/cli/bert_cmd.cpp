@@ -163,9 +163,9 @@ bool is_bert_config(const Config& cfg) {
 }
 
 int cmd_train_bert(const Config& cfg, const std::string& config_path) {
-  cfg.check_keys({"name", "seed", "threads", "data", "model", "compile", "fit", "outputs"});
+  cfg.check_keys({"name", "seed", "threads", "matmul_precision", "data", "model", "compile", "fit", "outputs"});
   const auto seed = cfg.get<uint64_t>("seed", 1);
-  if (cfg.has("threads") && !threads_set_by_flag) set_num_threads(cfg.get<int>("threads", 2));
+  apply_run_settings(cfg);
   manual_seed(seed);
   Config model = cfg.section("model"), data_cfg = cfg.section("data"), comp = cfg.section("compile"),
          fit = cfg.section("fit"), outputs = cfg.section("outputs");

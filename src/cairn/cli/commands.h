@@ -15,6 +15,12 @@ class UsageError : public Error {
 // True when --threads was given on the command line (it then wins over a config's `threads:`).
 extern bool threads_set_by_flag;
 
+class Config;
+// The process-wide settings of a training config's top level: `threads` (unless --threads was given) and
+// `matmul_precision` (highest | high | medium; medium multiplies bfloat16-rounded operands, see
+// core/kernels/precision.h). A bad value is a ConfigError naming file, line and key.
+void apply_run_settings(const Config& cfg);
+
 int cmd_train(const std::vector<std::string>& args);
 int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_predict(const std::vector<std::string>& args);
@@ -22,7 +28,6 @@ int cmd_summary(const std::vector<std::string>& args);
 int cmd_info(const std::vector<std::string>& args);
 // Language models (lm_cmd.cpp): cmd_train hands configs with data.dataset: text_lm / model.type: gpt to
 // cmd_train_lm; `cairn generate MODEL --prompt TEXT ...` samples text.
-class Config;
 int cmd_train_lm(const Config& cfg, const std::string& config_path);
 int cmd_generate(const std::vector<std::string>& args);
 // `cairn summary` of a language-model config or file; returns -1 (printing nothing) for anything else.

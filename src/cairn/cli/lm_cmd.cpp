@@ -96,9 +96,9 @@ void check_checkpoint_fits(const std::string& path, const nn::GPTConfig& cfg, co
 }  // namespace
 
 int cmd_train_lm(const Config& cfg, const std::string& config_path) {
-  cfg.check_keys({"name", "seed", "threads", "data", "model", "compile", "fit", "outputs"});
+  cfg.check_keys({"name", "seed", "threads", "matmul_precision", "data", "model", "compile", "fit", "outputs"});
   const uint64_t seed = cfg.get<uint64_t>("seed", 1337);
-  if (cfg.has("threads") && !threads_set_by_flag) set_num_threads(cfg.get<int>("threads", 2));
+  apply_run_settings(cfg);
   manual_seed(seed);
 
   Config outputs = cfg.section("outputs");

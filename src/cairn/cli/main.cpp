@@ -8,12 +8,25 @@
 #include "cairn/cli/commands.h"
 #include "cairn/cli/config.h"
 #include "cairn/cli/data_cmds.h"
+#include "cairn/core/kernels/precision.h"
 #include "cairn/core/kernels/threading.h"
 #include "cairn/train/model.h"
 
 namespace cairn::cli {
 
 bool threads_set_by_flag = false;
+
+void apply_run_settings(const Config& cfg) {
+  if (cfg.has("threads") && !threads_set_by_flag) set_num_threads(cfg.get<int>("threads", 2));
+  if (!cfg.has("matmul_precision")) return;
+  try {
+    set_float32_matmul_precision(cfg.get<std::string>("matmul_precision", "highest"));
+  } catch (const ValueError& e) {
+    cfg.fail(e.what(), "matmul_precision");
+  }
+  if (float32_matmul_precision() == MatmulPrecision::medium && !bf16_matmul_available())
+    std::fprintf(stderr, "note: matmul_precision medium: this CPU has no bfloat16 matmul kernels, products stay float32\n");
+}
 
 namespace {
 

@@ -113,9 +113,9 @@ int cmd_train(const std::vector<std::string>& args) {
   Config cfg = Config::load(path, sets);
   if (is_lm_config(cfg)) return cmd_train_lm(cfg, path);
   if (is_bert_config(cfg)) return cmd_train_bert(cfg, path);
-  cfg.check_keys({"name", "seed", "threads", "data", "model", "compile", "fit", "evaluate", "outputs"});
+  cfg.check_keys({"name", "seed", "threads", "matmul_precision", "data", "model", "compile", "fit", "evaluate", "outputs"});
   const uint64_t seed = cfg.get<uint64_t>("seed", 42);
-  if (cfg.has("threads") && !threads_set_by_flag) set_num_threads(cfg.get<int>("threads", 2));
+  apply_run_settings(cfg);
   manual_seed(seed);
 
   Config outputs = cfg.section("outputs");

@@ -1,23 +1,36 @@
 // GEMM on the CPU. float32 goes to oneDNN's matmul (brgemm JIT kernels) when oneDNN is built in and the product
 // is large enough for threading to pay: on the training shapes (batch 32-64 against 128-1600 features) it runs at
 // ~210 GFLOP/s on two cores where OpenBLAS reaches ~160, its threads synchronising on every panel. Small
-// products and float64 stay with OpenBLAS (row-major CBLAS).
+// products and float64 stay with OpenBLAS (row-major CBLAS). At float32 matmul precision "medium" the operands
+// of oneDNN-sized products are rounded to bfloat16 first and multiplied by its bf16 kernels (float32
+// accumulation and output), where the CPU has them.
 #include <cblas.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "cairn/core/kernels/kernels.h"
+#include "cairn/core/kernels/precision.h"
+#include "cairn/core/kernels/threading.h"
 #ifdef CAIRN_HAVE_DNNL
 #include "cairn/core/kernels/cpu/dnnl_util.h"
 #endif
 
 namespace cairn::kernels::cpu {
 namespace {
+
+// Below this many multiply-adds a product is over before oneDNN's threads have started: it runs on the calling
+// thread (the small kernel below, else OpenBLAS).
+constexpr int64_t kDnnlMinWork = int64_t{1} << 18;
 
 void blas_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void* A, int64_t lda,
                 const void* B, int64_t ldb, double beta, void* C, int64_t ldc) {
@@ -35,7 +48,8 @@ struct DnnlMatmul {
 using MatmulPtr = std::shared_ptr<const DnnlMatmul>;
 
 // Null when oneDNN has no brgemm/JIT kernel for the case (padded leading dimensions get its plain sgemm, no faster
-// than OpenBLAS's).
+// than OpenBLAS's), and for bfloat16 operands unless the kernel is one of its native bf16 ones (AVX-512 BF16,
+// AMX): an emulated bf16 product would be slower than float32.
 MatmulPtr make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b, const dnnl::memory::desc& bias,
                       const dnnl::memory::desc& c, dnnl::primitive_attr attr) {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -43,7 +57,11 @@ MatmulPtr make_matmul(const dnnl::memory::desc& a, const dnnl::memory::desc& b, 
     const bool with_bias = bias.get_size() != 0;
     dnnl::matmul::primitive_desc pd(with_bias ? dnnl::matmul::desc(a, b, bias, c) : dnnl::matmul::desc(a, b, c), attr,
                                     dnnl_engine());
-    if (!dnnl_is_jit(pd.impl_info_str())) return nullptr;
+    const std::string_view impl = pd.impl_info_str();
+    if (!dnnl_is_jit(impl.data())) return nullptr;
+    if (a.data_type() == dnnl::memory::data_type::bf16 && impl.find("bf16") == impl.npos &&
+        impl.find("amx") == impl.npos)
+      return nullptr;
     return std::make_shared<const DnnlMatmul>(DnnlMatmul{dnnl::matmul(pd), a, b, bias, c, pd.scratchpad_desc()});
   } catch (const dnnl::error&) {
     return nullptr;
@@ -84,12 +102,67 @@ void run(const DnnlMatmul& m, const void* a, const void* b, const void* bias, vo
 
 using dims = dnnl::memory::dims;
 constexpr auto kF32 = dnnl::memory::data_type::f32;
+constexpr auto kBF16 = dnnl::memory::data_type::bf16;
 
-// C = alpha op(A) op(B) + beta C: alpha as an output scale, beta as a sum post-op.
+// float32 -> bfloat16 rounded to nearest even, NaN kept a (quiet) NaN: how oneDNN and PyTorch round.
+inline uint16_t bf16_bits(float f) {
+  const uint32_t u = std::bit_cast<uint32_t>(f);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
+}
+
+// A rows x cols float32 matrix with leading dimension ld, as a dense bfloat16 one (leading dimension cols). With
+// AVX-512 BF16 (every CPU whose oneDNN bf16 kernels this path uses has it) 16 at a time by the instruction, which
+// rounds the same way except that it flushes float32 denormals to zero, as bf16 hardware does.
+void to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* dst) {
+  parallel_for(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / cols), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* s = src + r * ld;
+      uint16_t* d = dst + r * cols;
+      int64_t c = 0;
+#if defined(__AVX512BF16__)
+      for (; c + 32 <= cols; c += 32) {
+        const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + c + 16), _mm512_loadu_ps(s + c));
+        _mm512_storeu_si512(d + c, reinterpret_cast<const __m512i&>(v));
+      }
+      for (; c + 16 <= cols; c += 16) {
+        const __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + c));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + c), reinterpret_cast<const __m256i&>(v));
+      }
+#endif
+      for (; c < cols; ++c) d[c] = bf16_bits(s[c]);
+    }
+  });
+}
+
+// bfloat16 copies of float32 operands, in one scratch block; `at(i)` is the i-th operand's.
+struct Bf16Operands {
+  Tensor block;
+  std::array<int64_t, 2> offset{};
+  uint16_t* at(int i) { return static_cast<uint16_t*>(block.raw_data()) + offset[i]; }
+};
+
+// Two operands given as (data, rows, cols, leading dimension) of their storage.
+Bf16Operands bf16_operands(const void* a, int64_t ar, int64_t ac, int64_t lda, const void* b, int64_t br, int64_t bc,
+                           int64_t ldb) {
+  Bf16Operands ops;
+  ops.offset[1] = (ar * ac + 31) / 32 * 32;  // 64-byte aligned second operand
+  ops.block = dnnl_scratch(2 * static_cast<size_t>(ops.offset[1] + br * bc));
+  to_bf16(static_cast<const float*>(a), ar, ac, lda, ops.at(0));
+  to_bf16(static_cast<const float*>(b), br, bc, ldb, ops.at(1));
+  return ops;
+}
+
+bool use_bf16() { return float32_matmul_precision() == MatmulPrecision::medium; }
+
+// C = alpha op(A) op(B) + beta C: alpha as an output scale, beta as a sum post-op. With bf16, A and B are dense
+// bfloat16 copies (leading dimensions their widths; lda and ldb then describe the float32 originals).
 MatmulPtr gemm_for(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, int64_t lda, int64_t ldb,
-                   float beta, int64_t ldc) {
-  static MatmulCache<10> cache;
-  return cache.get({ta, tb, M, N, K, lda, ldb, ldc, std::bit_cast<int32_t>(alpha), std::bit_cast<int32_t>(beta)}, [&] {
+                   float beta, int64_t ldc, bool bf16) {
+  static MatmulCache<11> cache;
+  if (bf16) lda = ta ? M : K, ldb = tb ? K : N;
+  return cache.get({ta, tb, M, N, K, lda, ldb, ldc, std::bit_cast<int32_t>(alpha), std::bit_cast<int32_t>(beta), bf16},
+                   [&] {
     dnnl::primitive_attr attr;
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
     if (beta != 0.0f) {
@@ -97,38 +170,117 @@ MatmulPtr gemm_for(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
       ops.append_sum(beta);
       attr.set_post_ops(ops);
     }
-    return make_matmul(dnnl::memory::desc({M, K}, kF32, ta ? dims{1, lda} : dims{lda, 1}),
-                       dnnl::memory::desc({K, N}, kF32, tb ? dims{1, ldb} : dims{ldb, 1}), dnnl::memory::desc(),
+    const auto in = bf16 ? kBF16 : kF32;
+    return make_matmul(dnnl::memory::desc({M, K}, in, ta ? dims{1, lda} : dims{lda, 1}),
+                       dnnl::memory::desc({K, N}, in, tb ? dims{1, ldb} : dims{ldb, 1}), dnnl::memory::desc(),
                        dnnl::memory::desc({M, N}, kF32, dims{ldc, 1}), attr);
   });
 }
 
 // y = x @ w^T + bias, relu: the bias and relu applied as the matmul writes y (no bias copy before, no pass after).
-MatmulPtr linear_for(int64_t M, int64_t N, int64_t K, int64_t ldx, bool bias, bool relu) {
-  static MatmulCache<6> cache;
-  return cache.get({M, N, K, ldx, bias, relu}, [&] {
+// With bf16, x and w are dense bfloat16 copies (ldx then describes the float32 x).
+MatmulPtr linear_for(int64_t M, int64_t N, int64_t K, int64_t ldx, bool bias, bool relu, bool bf16) {
+  static MatmulCache<7> cache;
+  if (bf16) ldx = K;
+  return cache.get({M, N, K, ldx, bias, relu, bf16}, [&] {
     dnnl::primitive_attr attr;
     if (relu) {
       dnnl::post_ops ops;
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
       attr.set_post_ops(ops);
     }
-    return make_matmul(dnnl::memory::desc({M, K}, kF32, dims{ldx, 1}), dnnl::memory::desc({K, N}, kF32, dims{1, K}),
+    const auto in = bf16 ? kBF16 : kF32;
+    return make_matmul(dnnl::memory::desc({M, K}, in, dims{ldx, 1}), dnnl::memory::desc({K, N}, in, dims{1, K}),
                        bias ? dnnl::memory::desc({1, N}, kF32, dims{N, 1}) : dnnl::memory::desc(),
                        dnnl::memory::desc({M, N}, kF32, dims{N, 1}), attr);
   });
 }
 
-// Below this many multiply-adds a product is over before oneDNN's threads have started; OpenBLAS runs it.
-constexpr int64_t kDnnlMinWork = int64_t{1} << 18;
 
 bool linear_f32(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, const void* w, const void* bias, void* y,
                 bool relu) {
   if (M * N * K < kDnnlMinWork) return false;
-  const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu);
+  if (use_bf16()) {
+    if (const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, true)) {
+      Bf16Operands ops = bf16_operands(x, M, K, ldx, w, N, K, K);
+      run(*m, ops.at(0), ops.at(1), bias, y);
+      return true;
+    }
+  }
+  const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, false);
   if (!m) return false;
   run(*m, x, w, bias, y);
   return true;
+}
+#endif
+
+#if defined(__AVX512F__)
+// Products below oneDNN's threshold (attention tiles of 16 x 64 x 32, small layers): OpenBLAS spends longer
+// allocating and packing these than multiplying. Here C[i, n] = alpha sum_k A(i, k) B(k, n) + beta C[i, n] with
+// R rows of C by V vectors of 16 columns held in registers while k streams; A(i, k) is read at
+// a + i * a_rs + k * a_ks (either layout), B row-major with leading dimension ldb. beta 0 never reads C.
+template <int R, int V>
+void small_block(int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb, int64_t n,
+                 float alpha, float beta, float* c, int64_t ldc) {
+  __m512 acc[R][V];
+  __mmask16 mask[V];
+  for (int v = 0; v < V; ++v) {
+    const int64_t w = std::clamp<int64_t>(n - 16 * v, 0, 16);
+    mask[v] = static_cast<__mmask16>((1u << w) - 1);
+    for (int r = 0; r < R; ++r) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + k * ldb + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * a_rs + k * a_ks]);
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  const __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) {
+      float* cp = c + r * ldc + 16 * v;
+      __m512 out = _mm512_mul_ps(al, acc[r][v]);
+      if (beta != 0.0f) out = _mm512_fmadd_ps(be, _mm512_maskz_loadu_ps(mask[v], cp), out);
+      _mm512_mask_storeu_ps(cp, mask[v], out);
+    }
+}
+
+template <int V>
+void small_rows(int64_t M, int64_t K, const float* a, int64_t a_rs, int64_t a_ks, const float* b, int64_t ldb,
+                int64_t n, float alpha, float beta, float* c, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + 4 <= M; i += 4) small_block<4, V>(K, a + i * a_rs, a_rs, a_ks, b, ldb, n, alpha, beta, c + i * ldc, ldc);
+  for (; i < M; ++i) small_block<1, V>(K, a + i * a_rs, a_rs, a_ks, b, ldb, n, alpha, beta, c + i * ldc, ldc);
+}
+
+void small_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  // B^T is packed to K x N rows first (at most K * N floats, on the stack for the tile sizes).
+  constexpr int64_t kStack = 4096;
+  float stack[kStack];
+  std::vector<float> heap;
+  if (tb) {
+    float* p = stack;
+    if (K * N > kStack) p = (heap.resize(static_cast<size_t>(K * N)), heap.data());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) p[k * N + n] = B[n * ldb + k];
+    B = p;
+    ldb = N;
+  }
+  const int64_t a_rs = ta ? 1 : lda, a_ks = ta ? lda : 1;
+  for (int64_t n0 = 0; n0 < N; n0 += 64) {
+    const int64_t n = std::min<int64_t>(64, N - n0);
+    const float* b = B + n0;
+    float* c = C + n0;
+    switch ((n + 15) / 16) {
+      case 1: small_rows<1>(M, K, A, a_rs, a_ks, b, ldb, n, alpha, beta, c, ldc); break;
+      case 2: small_rows<2>(M, K, A, a_rs, a_ks, b, ldb, n, alpha, beta, c, ldc); break;
+      case 3: small_rows<3>(M, K, A, a_rs, a_ks, b, ldb, n, alpha, beta, c, ldc); break;
+      default: small_rows<4>(M, K, A, a_rs, a_ks, b, ldb, n, alpha, beta, c, ldc); break;
+    }
+  }
 }
 #endif
 
@@ -136,11 +288,26 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
            int64_t ldb, double beta, void* C, int64_t ldc) {
 #ifdef CAIRN_HAVE_DNNL
   if (M * N * K >= kDnnlMinWork) {
-    const MatmulPtr m = gemm_for(ta, tb, M, N, K, static_cast<float>(alpha), lda, ldb, static_cast<float>(beta), ldc);
+    const float a = static_cast<float>(alpha), b = static_cast<float>(beta);
+    if (use_bf16()) {
+      if (const MatmulPtr m = gemm_for(ta, tb, M, N, K, a, lda, ldb, b, ldc, true)) {
+        Bf16Operands ops = bf16_operands(A, ta ? K : M, ta ? M : K, lda, B, tb ? N : K, tb ? K : N, ldb);
+        run(*m, ops.at(0), ops.at(1), nullptr, C);
+        return;
+      }
+    }
+    const MatmulPtr m = gemm_for(ta, tb, M, N, K, a, lda, ldb, b, ldc, false);
     if (m) {
       run(*m, A, B, nullptr, C);
       return;
     }
+  }
+#endif
+#if defined(__AVX512F__)
+  if (M * N * K < kDnnlMinWork && K > 0) {
+    small_sgemm(ta, tb, M, N, K, static_cast<float>(alpha), static_cast<const float*>(A), lda,
+                static_cast<const float*>(B), ldb, static_cast<float>(beta), static_cast<float*>(C), ldc);
+    return;
   }
 #endif
   blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -164,3 +331,14 @@ void register_gemm() {
 }
 
 }  // namespace cairn::kernels::cpu
+
+namespace cairn {
+bool bf16_matmul_available() {
+#ifdef CAIRN_HAVE_DNNL
+  static const bool ok = kernels::cpu::gemm_for(false, false, 64, 64, 64, 1.0f, 64, 64, 0.0f, 64, true) != nullptr;
+  return ok;
+#else
+  return false;
+#endif
+}
+}  // namespace cairn

@@ -20,6 +20,7 @@
 
 #include "cairn/core/kernels/cpu/rnn_gemm.h"
 #include "cairn/core/kernels/cpu/vec_exp.h"
+#include "cairn/core/kernels/kernels.h"
 #include "cairn/core/kernels/rnn_kernels.h"
 #include "cairn/core/kernels/threading.h"
 
@@ -29,12 +30,14 @@ namespace {
 // Fewer rows than this per thread and the sequence runs on one chunk with multi-threaded GEMMs instead.
 constexpr int64_t kMinRowsPerThread = 4;
 
-// Row-major C = alpha * op(A) @ op(B) + beta * C; empty products leave C scaled by beta.
+// Row-major C = alpha * op(A) @ op(B) + beta * C; empty products leave C scaled by beta. float32 goes through the
+// registered CPU GEMM (oneDNN for the weight gradients over all T * B rows, bfloat16 operands at matmul
+// precision medium).
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)M, (blasint)N,
-              (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+  static const GemmKernel sgemm = table<GemmKernel>("gemm").get(DeviceType::CPU, DType::f32);
+  sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
