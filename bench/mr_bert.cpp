@@ -8,7 +8,8 @@
 //   mr_bert finetune --scratch --tokenizer DIR          the same recipe from a random initialisation
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
-// validation (printed every epoch) for choosing a recipe without touching the test split.
+// validation (printed every epoch) for choosing a recipe without touching the test split. --matmul-precision
+// medium multiplies bfloat16-rounded operands (float32 accumulation; see core/kernels/precision.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -254,6 +255,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (a.flag("threads")) set_num_threads(static_cast<int>(a.num("threads", 2)));
+    set_float32_matmul_precision(a.get("matmul-precision", "highest"));
     const MR mr = load_mr(a.num("val", 0), static_cast<uint64_t>(a.num("split-seed", 2005)));
     std::printf("MR: %zu train, %zu validation, %zu test sentences\n", mr.train.texts.size(), mr.val.texts.size(),
                 mr.test.texts.size());

@@ -77,11 +77,29 @@ void dropout_tile(const AttentionArgs& a, int64_t pair, int64_t i0, int64_t rows
       z[r * kKCols + j] = attention_dropout_bits(a.seed, pair, i0 + r, j0 + j, Tq, Tk) >= threshold ? keep : T(0);
 }
 
-// s (rows x cols, row stride kKCols) = scale * q[i0 + r] . k[j0 + j] (one GEMM) + masks, -inf where masked.
+// xt (D x n, row stride n) = rows 0..n of x[b, h] transposed: keys (and, in the backward, values) are transposed
+// once per head, so that every tile's GEMM reads them as they are instead of transposing its tile again.
 template <class T>
-void score_tile(GemmKernel gemm, const View4& q, const View4& k, int64_t b, int64_t h, int64_t i0, int64_t rows,
-                int64_t j0, int64_t cols, int64_t D, double scale, const Masks& mk, T* s) {
-  gemm(false, true, rows, cols, D, scale, q.row<T>(b, h, i0), q.st, k.row<T>(b, h, j0), k.st, 0.0, s, kKCols);
+void transpose_head(const View4& x, int64_t b, int64_t h, int64_t n, int64_t D, T* xt) {
+  for (int64_t j = 0; j < n; ++j) {
+    const T* r = x.row<T>(b, h, j);
+    for (int64_t d = 0; d < D; ++d) xt[d * n + j] = r[d];
+  }
+}
+
+// Whether to transpose keys per head: for a few queries (decoding against a KV cache) each key is used once or
+// twice, and the GEMM's dot products read them untransposed for less.
+inline bool transpose_keys(int64_t Tq) { return Tq >= kQRows; }
+
+// s (rows x cols, row stride kKCols) = scale * q[i0 + r] . k[j0 + j] (one GEMM, on kt = k[b, h]^T with row
+// stride Tk when given) + masks, -inf where masked.
+template <class T>
+void score_tile(GemmKernel gemm, const View4& q, const View4& k, const T* kt, int64_t Tk, int64_t b, int64_t h,
+                int64_t i0, int64_t rows, int64_t j0, int64_t cols, int64_t D, double scale, const Masks& mk, T* s) {
+  if (kt)
+    gemm(false, false, rows, cols, D, scale, q.row<T>(b, h, i0), q.st, kt + j0, Tk, 0.0, s, kKCols);
+  else
+    gemm(false, true, rows, cols, D, scale, q.row<T>(b, h, i0), q.st, k.row<T>(b, h, j0), k.st, 0.0, s, kKCols);
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
     T* sr = s + r * kKCols;
@@ -112,10 +130,11 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
     std::vector<T> s(kQRows * kKCols), acc(kQRows * Dv), m(kQRows), l(kQRows);
-    std::vector<T> z(a.dropout > 0 ? kQRows * kKCols : 0);
+    std::vector<T> kT(transpose_keys(Tq) ? D * Tk : 0), z(a.dropout > 0 ? kQRows * kKCols : 0);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
       const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
+      if (!kT.empty()) transpose_head(k, b, h, Tk, D, kT.data());
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
         const int64_t rows = std::min(kQRows, Tq - i0);
         std::fill(m.begin(), m.end(), kNegInf);
@@ -124,7 +143,8 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
         const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
-          score_tile<T>(gemm, q, k, b, h, i0, rows, j0, cols, D, a.scale, mk, s.data());
+          score_tile<T>(gemm, q, k, kT.empty() ? nullptr : kT.data(), Tk, b, h, i0, rows, j0, cols, D, a.scale, mk,
+                        s.data());
           // Online softmax: P = exp(S - m_new) in place, acc and l rescaled by exp(m_old - m_new).
           for (int64_t r = 0; r < rows; ++r) {
             T* sr = s.data() + r * kKCols;
@@ -190,10 +210,12 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
     std::vector<T> s(kQRows * kKCols), dp(kQRows * kKCols), Di(kQRows), dqacc(kQRows * D);
     std::vector<T> z(a.dropout > 0 ? kQRows * kKCols : 0), pz(z.size());
     // dk, dv accumulate over query tiles in contiguous scratch and are written once at the end.
-    std::vector<T> dkacc(Tk * D), dvacc(Tk * Dv);
+    std::vector<T> dkacc(Tk * D), dvacc(Tk * Dv), kT(D * Tk), vT(Dv * Tk);
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
       const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
+      transpose_head(k, b, h, Tk, D, kT.data());
+      transpose_head(v, b, h, Tk, Dv, vT.data());
       std::fill(dkacc.begin(), dkacc.end(), T(0));
       std::fill(dvacc.begin(), dvacc.end(), T(0));
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
@@ -209,7 +231,7 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
         std::fill(dqacc.begin(), dqacc.end(), T(0));
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
-          score_tile<T>(gemm, q, k, b, h, i0, rows, j0, cols, D, a.scale, mk, s.data());
+          score_tile<T>(gemm, q, k, kT.data(), Tk, b, h, i0, rows, j0, cols, D, a.scale, mk, s.data());
           for (int64_t r = 0; r < rows; ++r) {  // P = exp(S - lse), 0 where masked
             T* sr = s.data() + r * kKCols;
             const T li = lse[p * Tq + i0 + r];
@@ -230,7 +252,7 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
           gemm(true, false, cols, Dv, rows, 1.0, pv, kKCols, dO.row<T>(b, h, i0), dO.st, 1.0, dvacc.data() + j0 * Dv,
                Dv);
           // dP (rows, cols) = dO (rows, Dv) @ V^T
-          gemm(false, true, rows, cols, Dv, 1.0, dO.row<T>(b, h, i0), dO.st, v.row<T>(b, h, j0), v.st, 0.0, dp.data(),
+          gemm(false, false, rows, cols, Dv, 1.0, dO.row<T>(b, h, i0), dO.st, vT.data() + j0, Tk, 0.0, dp.data(),
                kKCols);
           // dS = P * (dP * Z - D_i) * scale (the scale of S = scale * q k^T folded in), in place of P
           for (int64_t r = 0; r < rows; ++r) {

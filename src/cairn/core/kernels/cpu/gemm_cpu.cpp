@@ -115,7 +115,7 @@ inline uint16_t bf16_bits(float f) {
 // AVX-512 BF16 (every CPU whose oneDNN bf16 kernels this path uses has it) 16 at a time by the instruction, which
 // rounds the same way except that it flushes float32 denormals to zero, as bf16 hardware does.
 void to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* dst) {
-  parallel_for(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / cols), [&](int64_t b, int64_t e) {
+  parallel_for(0, rows, std::max<int64_t>(1, (int64_t{1} << 14) / cols), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* s = src + r * ld;
       uint16_t* d = dst + r * cols;
@@ -255,15 +255,58 @@ void small_rows(int64_t M, int64_t K, const float* a, int64_t a_rs, int64_t a_ks
   for (; i < M; ++i) small_block<1, V>(K, a + i * a_rs, a_rs, a_ks, b, ldb, n, alpha, beta, c + i * ldc, ldc);
 }
 
+// C = alpha A B^T + beta C for a few rows of A (a token at a time through a Dense layer, or a query against a
+// KV cache): both operands are contiguous along k, so each C[i, n] is a dot product, four columns at a time.
+void small_dots(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int64_t tail = K % 16;
+  const __mmask16 tail_mask = static_cast<__mmask16>((1u << tail) - 1);
+  for (int64_t i = 0; i < M; ++i) {
+    const float* a = A + i * lda;
+    float* c = C + i * ldc;
+    auto finish = [&](int64_t n, float dot) { c[n] = alpha * dot + (beta != 0.0f ? beta * c[n] : 0.0f); };
+    int64_t n = 0;
+    for (; n + 4 <= N; n += 4) {
+      const float* b = B + n * ldb;
+      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16) {
+        const __m512 av = _mm512_loadu_ps(a + k);
+        s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + k), s0);
+        s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + ldb + k), s1);
+        s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 2 * ldb + k), s2);
+        s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 3 * ldb + k), s3);
+      }
+      if (tail) {
+        const __m512 av = _mm512_maskz_loadu_ps(tail_mask, a + k);
+        s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail_mask, b + k), s0);
+        s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail_mask, b + ldb + k), s1);
+        s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail_mask, b + 2 * ldb + k), s2);
+        s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail_mask, b + 3 * ldb + k), s3);
+      }
+      finish(n, _mm512_reduce_add_ps(s0));
+      finish(n + 1, _mm512_reduce_add_ps(s1));
+      finish(n + 2, _mm512_reduce_add_ps(s2));
+      finish(n + 3, _mm512_reduce_add_ps(s3));
+    }
+    for (; n < N; ++n) {
+      const float* b = B + n * ldb;
+      __m512 s0 = _mm512_setzero_ps();
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), s0);
+      if (tail) s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask, a + k), _mm512_maskz_loadu_ps(tail_mask, b + k), s0);
+      finish(n, _mm512_reduce_add_ps(s0));
+    }
+  }
+}
+
 void small_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  // B^T is packed to K x N rows first (at most K * N floats, on the stack for the tile sizes).
-  constexpr int64_t kStack = 4096;
-  float stack[kStack];
-  std::vector<float> heap;
+  // B^T is packed to K x N rows first, into a buffer kept per thread.
   if (tb) {
-    float* p = stack;
-    if (K * N > kStack) p = (heap.resize(static_cast<size_t>(K * N)), heap.data());
+    thread_local std::vector<float> packed;
+    if (packed.size() < static_cast<size_t>(K * N)) packed.resize(static_cast<size_t>(K * N));
+    float* p = packed.data();
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) p[k * N + n] = B[n * ldb + k];
     B = p;
@@ -304,7 +347,14 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
   }
 #endif
 #if defined(__AVX512F__)
-  if (M * N * K < kDnnlMinWork && K > 0) {
+  // With B transposed the blocked kernel packs it first (K * N copies): worth it from 16 rows of C (attention
+  // tiles); fewer rows (a token at a time through a Dense layer) are dot products.
+  if (M * N * K < kDnnlMinWork && K > 0 && tb && !ta && M < 16) {
+    small_dots(M, N, K, static_cast<float>(alpha), static_cast<const float*>(A), lda, static_cast<const float*>(B),
+               ldb, static_cast<float>(beta), static_cast<float*>(C), ldc);
+    return;
+  }
+  if (M * N * K < kDnnlMinWork && K > 0 && (!tb || M >= 16)) {
     small_sgemm(ta, tb, M, N, K, static_cast<float>(alpha), static_cast<const float*>(A), lda,
                 static_cast<const float*>(B), ldb, static_cast<float>(beta), static_cast<float*>(C), ldc);
     return;

@@ -29,7 +29,7 @@ namespace cairn::kernels::cpu {
 namespace erf_detail {
 
 // erf(z) / z for z^2 = t in [0, 1].
-inline double small_ratio(double t) {
+CAIRN_VEC_INLINE double small_ratio(double t) {
   double p = 1.0595242656563642e-06;
   p = p * t - 1.3911687688050733e-05;
   p = p * t + 0.00011956944595681307;
@@ -43,7 +43,7 @@ inline double small_ratio(double t) {
 }
 
 // erfc(a) for a in [1, 4] (clamped to 4 above; NaN passes through).
-inline double large_erfc(double a) {
+CAIRN_VEC_INLINE double large_erfc(double a) {
   const double ac = a > 4.0 ? 4.0 : a;
   const double u = ac * (2.0 / 3.0) - (5.0 / 3.0);
   double q = -7.4039208755038999e-06;
@@ -68,7 +68,7 @@ inline double large_erfc(double a) {
 
 }  // namespace erf_detail
 
-inline float vec_erf(float xf) {
+CAIRN_VEC_INLINE float vec_erf(float xf) {
   const double z = xf;
   const double a = std::fabs(z);
   const double inner = z * erf_detail::small_ratio(z * z);
@@ -79,7 +79,7 @@ inline float vec_erf(float xf) {
 namespace erf_detail {
 
 // erf(z) / z for z^2 = t in [0, 1], float.
-inline float small_ratio_f(float t) {
+CAIRN_VEC_INLINE float small_ratio_f(float t) {
   float p = -0.000565410586f;
   p = p * t + 0.00492327767f;
   p = p * t - 0.0267163851f;
@@ -90,7 +90,7 @@ inline float small_ratio_f(float t) {
 }
 
 // erfc(a) exp(a^2) for a in [0.5, 4] (clamped to 4 above; NaN passes through), float.
-inline float scaled_erfc_f(float a) {
+CAIRN_VEC_INLINE float scaled_erfc_f(float a) {
   const float ac = a > 4.0f ? 4.0f : a;
   const float u = (ac - 2.25f) * (1.0f / 1.75f);
   float q = -0.000110551611f;
@@ -111,7 +111,7 @@ inline float scaled_erfc_f(float a) {
 }
 
 // exp(-x^2 / 2) in float with x^2 = h + l exactly (l from an FMA): exp(-h / 2) (1 - l / 2).
-inline float gauss_f(float x) {
+CAIRN_VEC_INLINE float gauss_f(float x) {
   const float xc = std::fabs(x) < 16.0f ? x : 16.0f;  // exp(-128) is 0 in float; keeps inf * inf - inf out
   const float h = xc * xc;
   const float l = std::fma(xc, xc, -h);
@@ -119,7 +119,7 @@ inline float gauss_f(float x) {
 }
 
 // Phi(x), given e = exp(-x^2 / 2).
-inline float normal_cdf_f(float x, float e) {
+CAIRN_VEC_INLINE float normal_cdf_f(float x, float e) {
   const float z = x * 0.707106781f;
   const float a = std::fabs(z);
   const float inner = 0.5f + 0.5f * z * small_ratio_f(z * z);
@@ -131,10 +131,10 @@ inline float normal_cdf_f(float x, float e) {
 }  // namespace erf_detail
 
 // gelu(x) = x * Phi(x) (exact form), float32.
-inline float vec_gelu(float x) { return x * erf_detail::normal_cdf_f(x, erf_detail::gauss_f(x)); }
+CAIRN_VEC_INLINE float vec_gelu(float x) { return x * erf_detail::normal_cdf_f(x, erf_detail::gauss_f(x)); }
 
 // d gelu / dx * g = (Phi(x) + x * phi(x)) * g, phi the standard normal density; float32.
-inline float vec_gelu_backward(float g, float x) {
+CAIRN_VEC_INLINE float vec_gelu_backward(float g, float x) {
   const float e = erf_detail::gauss_f(x);
   return g * (erf_detail::normal_cdf_f(x, e) + x * (0.398942280f * e));
 }
@@ -142,13 +142,13 @@ inline float vec_gelu_backward(float g, float x) {
 // The tanh form, gelu(x) = x (1 + tanh(u)) / 2 with u = sqrt(2 / pi) (x + 0.044715 x^3), written as
 // x * sigmoid(2u) = x / (1 + e), e = exp(-2u), in float32 with vec_exp: no cancellation in 1 + tanh for negative x
 // (and 1 - sigmoid = e / (1 + e) in the derivative), within a few ulp of the double formula.
-inline float vec_gelu_tanh(float x) {
+CAIRN_VEC_INLINE float vec_gelu_tanh(float x) {
   const float u = 0.79788456080286535588f * (x + 0.044715f * x * x * x);
   return x / (1.0f + vec_exp(-2.0f * u));
 }
 
 // d gelu_tanh / dx * g = (s + 2 x s (1 - s) du/dx) * g, s = sigmoid(2u), du/dx = sqrt(2 / pi) (1 + 3 * 0.044715 x^2).
-inline float vec_gelu_tanh_backward(float g, float x) {
+CAIRN_VEC_INLINE float vec_gelu_tanh_backward(float g, float x) {
   const float u = 0.79788456080286535588f * (x + 0.044715f * x * x * x);
   const float e = vec_exp(-2.0f * u);
   const float s = 1.0f / (1.0f + e);
