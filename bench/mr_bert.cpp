@@ -6,6 +6,7 @@
 //       writes DIR/tokenizer.json and DIR/encoder.safetensors (weights + config metadata)
 //   mr_bert finetune --pretrained DIR [--epochs 4]      fine-tune from DIR's encoder, report test accuracy
 //   mr_bert finetune --scratch --tokenizer DIR          the same recipe from a random initialisation
+//   mr_bert finetune ... --ensemble N                   N seeds, probabilities averaged (validation printed)
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
 // validation (printed every epoch) for choosing a recipe without touching the test split. --matmul-precision
@@ -173,6 +174,7 @@ double pretrain(const Args& a, const MR& mr, const fs::path& out) {
 
 struct FinetuneResult {
   double test_accuracy = 0, seconds = 0;
+  Tensor val_logits, test_logits;  // of the restored (best-validation) weights; val_logits undefined without --val
 };
 
 FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool from_pretrained) {
@@ -231,7 +233,34 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   train::ClassifierScores s = train::evaluate_classifier(clf, xt, labels_tensor(mr.test));
   std::printf("%s: test accuracy %.4f (loss %.4f) on %zu sentences; fine-tuning %.1f s\n",
               from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);
-  return {s.accuracy, r.seconds};
+  return {s.accuracy, r.seconds, xv.defined() ? train::classifier_logits(clf, xv) : Tensor(),
+          train::classifier_logits(clf, xt)};
+}
+
+// --ensemble N: N fine-tunes with seeds seed .. seed + N - 1, each restored to its best validation epoch; their
+// softmax probabilities averaged. Validation accuracy of the average is printed, so that the choice between
+// one classifier and an ensemble can be made without the test split.
+void finetune_ensemble(Args a, const MR& mr, const fs::path& dir, bool from_pretrained, int n) {
+  const auto seed0 = static_cast<int64_t>(a.num("seed", 1));
+  Tensor val_sum, test_sum;
+  std::vector<double> singles;
+  for (int i = 0; i < n; ++i) {
+    a.kv.insert_or_assign("seed", std::to_string(seed0 + i));
+    std::printf("\n== ensemble member %d of %d (seed %lld)\n", i + 1, n, static_cast<long long>(seed0 + i));
+    FinetuneResult r = finetune(a, mr, dir, from_pretrained);
+    singles.push_back(r.test_accuracy);
+    Tensor pt = softmax(r.test_logits, 1);
+    test_sum = test_sum.defined() ? add(test_sum, pt) : pt;
+    if (r.val_logits.defined()) {
+      Tensor pv = softmax(r.val_logits, 1);
+      val_sum = val_sum.defined() ? add(val_sum, pv) : pv;
+    }
+  }
+  double mean = 0;
+  for (double v : singles) mean += v / static_cast<double>(singles.size());
+  std::printf("\nensemble of %d: members' test accuracy mean %.4f;", n, mean);
+  if (val_sum.defined()) std::printf(" ensemble validation accuracy %.4f;", train::accuracy_of(val_sum, labels_tensor(mr.val)));
+  std::printf(" ensemble test accuracy %.4f\n", train::accuracy_of(test_sum, labels_tensor(mr.test)));
 }
 
 }  // namespace
@@ -263,7 +292,9 @@ int main(int argc, char** argv) {
     if (cmd == "pretrain") {
       pretrain(a, mr, dir);
     } else if (cmd == "finetune") {
-      finetune(a, mr, dir, !a.flag("scratch"));
+      const int n = static_cast<int>(a.num("ensemble", 1));
+      if (n > 1) finetune_ensemble(a, mr, dir, !a.flag("scratch"), n);
+      else finetune(a, mr, dir, !a.flag("scratch"));
     } else if (cmd == "compare") {
       const double pt = a.flag("skip-pretrain") ? 0.0 : pretrain(a, mr, dir);
       FinetuneResult p = finetune(a, mr, dir, true);

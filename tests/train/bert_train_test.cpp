@@ -165,3 +165,26 @@ TEST(BertTrain, BatchesAreTrimmedToTheLongestRow) {
 }
 
 }  // namespace
+
+// classifier_logits batches and trims rows, and gives what the model gives each row alone in eval mode;
+// evaluate_classifier's accuracy is accuracy_of those logits.
+TEST(BertTrain, ClassifierLogitsMatchEachRowAlone) {
+  nn::BertConfig c = tiny();
+  c.dropout = 0.3;  // eval mode must switch it off
+  nn::BertClassifier clf(c, 2);
+  auto [x, y] = toy_data(20, 10);
+  const Tensor logits = train::classifier_logits(clf, x, 7);
+  ASSERT_EQ(shape_str(logits.shape()), "[20, 2]");
+  EXPECT_TRUE(clf.is_training());  // restored
+  clf.eval();
+  NoGradGuard ng;
+  for (int64_t i = 0; i < 20; ++i) {
+    const Tensor one = clf.forward(train::gather_trimmed_rows(x, {i}, c.pad_id));
+    EXPECT_LT(amax(abs(sub(one, logits.narrow(0, i, 1)))).item(), 1e-5) << "row " << i;
+  }
+  clf.train();
+  EXPECT_EQ(train::evaluate_classifier(clf, x, y, 6).accuracy, train::accuracy_of(logits, y));
+  EXPECT_EQ(train::accuracy_of(from_vector(std::vector<double>{0.9, 0.1, 0.2, 0.8}, {2, 2}),
+                               from_vector(std::vector<int64_t>{0, 0})),
+            0.5);
+}

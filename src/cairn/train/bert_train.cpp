@@ -226,32 +226,42 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
   return report;
 }
 
-ClassifierScores evaluate_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
-                                     int64_t batch_size) {
-  check_ids(ids, "evaluate_classifier", "ids");
-  labels.check_dtype(DType::i64, "evaluate_classifier(labels)");
-  CAIRN_CHECK(labels.dim() == 1 && labels.size(0) == ids.size(0), ShapeError, "evaluate_classifier: labels ",
-              shape_str(labels.shape()), " must be (N) for ids ", shape_str(ids.shape()));
+Tensor classifier_logits(nn::BertClassifier& model, const Tensor& ids, int64_t batch_size) {
+  check_ids(ids, "classifier_logits", "ids");
+  CAIRN_CHECK(batch_size > 0, ValueError, "classifier_logits: batch_size must be positive, got ", batch_size);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
   const int64_t N = ids.size(0);
-  const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
-  double loss = 0;
-  int64_t correct = 0;
+  std::vector<Tensor> parts;
   for (int64_t lo = 0; lo < N; lo += batch_size) {
     std::vector<int64_t> idx;
     for (int64_t i = lo; i < std::min(N, lo + batch_size); ++i) idx.push_back(i);
-    Tensor logits = model.forward(gather_trimmed_rows(ids, idx, model.config().pad_id));
-    Tensor target = from_vector(std::vector<int64_t>(y.begin() + lo, y.begin() + lo + static_cast<int64_t>(idx.size())));
-    CrossEntropyOptions ce;
-    ce.reduction = "sum";
-    loss += cross_entropy(logits, target, ce).item();
-    const std::vector<int64_t> pred = argmax(logits, 1).to_vector<int64_t>();
-    for (size_t i = 0; i < idx.size(); ++i) correct += pred[i] == y[static_cast<size_t>(lo) + i];
+    parts.push_back(model.forward(gather_trimmed_rows(ids, idx, model.config().pad_id)));
   }
   model.train(was_training);
-  return {loss / static_cast<double>(N), static_cast<double>(correct) / static_cast<double>(N)};
+  return concat(parts, 0);
+}
+
+double accuracy_of(const Tensor& scores, const Tensor& labels) {
+  labels.check_dtype(DType::i64, "accuracy_of(labels)");
+  CAIRN_CHECK(scores.dim() == 2 && labels.dim() == 1 && labels.size(0) == scores.size(0), ShapeError,
+              "accuracy_of: scores ", shape_str(scores.shape()), " must be (N, classes) for labels ",
+              shape_str(labels.shape()));
+  const std::vector<int64_t> pred = argmax(scores, 1).to_vector<int64_t>();
+  const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
+  int64_t correct = 0;
+  for (size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+  return y.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(y.size());
+}
+
+ClassifierScores evaluate_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
+                                     int64_t batch_size) {
+  labels.check_dtype(DType::i64, "evaluate_classifier(labels)");
+  CAIRN_CHECK(labels.dim() == 1 && labels.size(0) == ids.size(0), ShapeError, "evaluate_classifier: labels ",
+              shape_str(labels.shape()), " must be (N) for ids ", shape_str(ids.shape()));
+  const Tensor logits = classifier_logits(model, ids, batch_size);
+  return {cross_entropy(logits, labels).item(), accuracy_of(logits, labels)};
 }
 
 BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,

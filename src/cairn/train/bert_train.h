@@ -95,6 +95,12 @@ struct ClassifierScores {
 // Mean cross-entropy and accuracy in eval mode without autograd (the training flag is restored).
 ClassifierScores evaluate_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
                                      int64_t batch_size = 256);
+// The logits (N, classes) of every row, in eval mode without autograd, batch by batch with each batch trimmed to
+// its longest row (the training flag is restored): Keras's predict; softmax(logits, 1) are the probabilities,
+// e.g. to average an ensemble of fine-tuned classifiers.
+Tensor classifier_logits(nn::BertClassifier& model, const Tensor& ids, int64_t batch_size = 256);
+// Accuracy of logits or probabilities (N, classes) against labels (N).
+double accuracy_of(const Tensor& scores, const Tensor& labels);
 
 // Rows `index` of ids (N, T), cut to the longest row (positions after it are pad_id in every selected row).
 Tensor gather_trimmed_rows(const Tensor& ids, const std::vector<int64_t>& index, int64_t pad_id);
