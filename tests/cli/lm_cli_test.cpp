@@ -2,6 +2,7 @@
 // corpus: overrides, evaluation lines, cached vs uncached generation, and the errors users hit.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -118,6 +119,47 @@ TEST_F(LmCliTest, LongPromptSlidesOrFailsAsAsked) {
   r = cairn_cmd({"generate", m, "--prompt", "hello", "--max-tokens", "30", "--context-overflow", "error"});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(has(r.err, "exceed the model's context of 16")) << r.err;
+}
+
+// The loss `cairn evaluate` prints for a language model, from "... loss X, perplexity Y".
+double evaluated_loss(const std::string& out) {
+  const size_t at = out.find(": loss ");
+  EXPECT_NE(at, std::string::npos) << out;
+  return at == std::string::npos ? -1 : std::stod(out.substr(at + 7));
+}
+
+TEST_F(LmCliTest, EvaluateGivesTheValidationLossWithTheModelsTokenizer) {
+  // Untrained (one step at lr 1e-7): logits start near zero, so the loss is about ln(17), 17 characters.
+  Result r = cairn_cmd({"train", write("c.yaml", config(corpus())), "--set", "fit.steps=1", "--set",
+                        "compile.schedule.warmup_steps=0", "--set", "compile.optimizer.lr=1e-7", "--set",
+                        "compile.schedule.min_lr=1e-8"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cairn_cmd({"evaluate", model()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // 2,220 characters, the last 10% (222) held out: (222 - 1) / 16 = 13 windows of 16.
+  EXPECT_TRUE(has(r.out, "val: 13 windows of 16 tokens (208 predictions)")) << r.out;
+  const double untrained = evaluated_loss(r.out);
+  EXPECT_NEAR(untrained, std::log(17.0), 0.05) << r.out;
+  const size_t p = r.out.find("perplexity ");
+  ASSERT_NE(p, std::string::npos);
+  EXPECT_NEAR(std::stod(r.out.substr(p + 11)), std::exp(untrained), 1e-2 * std::exp(untrained));
+
+  // Trained for 60 steps on this repetitive text: far below; and the same figure when evaluated again.
+  r = cairn_cmd({"train", write("c.yaml", config(corpus())), "--set", "fit.steps=60"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Result a = cairn_cmd({"evaluate", model()}), b = cairn_cmd({"evaluate", model()});
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_LT(evaluated_loss(a.out), untrained - 1.0) << a.out;
+  EXPECT_EQ(a.out, b.out);
+
+  // Another corpus through a config's data section is encoded with the model's own tokenizer: a character the
+  // model never saw is an error naming the file, not a silently refitted vocabulary.
+  std::string other = write("e.yaml", config(corpus("other.txt", "Zebra!\n")));
+  r = cairn_cmd({"evaluate", model(), other});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "other.txt")) << r.err;
+  EXPECT_TRUE(has(r.err, "cannot tokenize the corpus")) << r.err;
+  EXPECT_TRUE(has(r.err, "is this the tokenizer")) << r.err;
 }
 
 TEST_F(LmCliTest, UnknownPromptCharacterIsAClearError) {

@@ -32,5 +32,8 @@ int cmd_train_lm(const Config& cfg, const std::string& config_path);
 int cmd_generate(const std::vector<std::string>& args);
 // `cairn summary` of a language-model config or file; returns -1 (printing nothing) for anything else.
 int lm_summary(const std::string& model_or_config);
+// cairn evaluate on a language-model file: the next-token loss and perplexity over the whole validation split;
+// -1 when args[0] is not a language-model file.
+int lm_evaluate(const std::vector<std::string>& args);
 
 }  // namespace cairn::cli

@@ -2,6 +2,7 @@
 // See docs/language_models.md.
 #include <csignal>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "cairn/cli/commands.h"
 #include "cairn/cli/config.h"
 #include "cairn/cli/lm_model.h"
+#include "cairn/core/autograd/autograd.h"
 #include "cairn/core/kernels/threading.h"
 #include "cairn/io/safetensors.h"
 #include "cairn/nn/summary.h"
@@ -213,6 +215,51 @@ int lm_summary(const std::string& arg) {
     net = load_lm(arg).net;
   }
   std::printf("%s\n", nn::summary(*net, {-1, net->config().context_length}).c_str());
+  return 0;
+}
+
+int lm_evaluate(const std::vector<std::string>& args) {
+  const std::string& path = args[0];
+  json meta;
+  {
+    io::SafetensorsReader reader(path);
+    auto it = reader.metadata().find("cairn.lm");
+    if (it == reader.metadata().end()) return -1;
+    meta = json::parse(it->second, nullptr, false);
+  }
+  LoadedLm lm = load_lm(path);  // checks the entry, the tokenizer and the weights
+  Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
+                                     : Config::from_string(meta.value("data", json::object()).dump(),
+                                                           path + " (recorded data section)");
+  LmData data = load_lm_data(data_cfg, lm.tokenizer);  // encoded with the model's tokenizer, not a refitted one
+  const int64_t T = lm.config.context_length, V = lm.config.vocab_size;
+  if (data.val.max_token() >= V)
+    data_cfg.fail(detail::cat("the validation tokens go up to id ", data.val.max_token(), ", outside the model's vocabulary of ",
+                              V, "; evaluate on a shard written with the model's tokenizer"));
+  data::LmBatcher val(data.val, T);  // a DataError naming the split when it is shorter than one window
+
+  // Every prediction of the split once: consecutive windows of T inputs (and their T next tokens), batched.
+  lm.net->eval();
+  NoGradGuard no_grad;
+  const uint64_t windows = (data.val.size() - 1) / static_cast<uint64_t>(T);
+  const uint64_t per_batch = 32;
+  double loss_sum = 0;
+  for (uint64_t w0 = 0; w0 < windows; w0 += per_batch) {
+    std::vector<Tensor> xs, ys;
+    for (uint64_t w = w0; w < std::min(windows, w0 + per_batch); ++w) {
+      data::LmBatch b = val.window(w * static_cast<uint64_t>(T));
+      xs.push_back(b.inputs);
+      ys.push_back(b.targets);
+    }
+    Tensor logits = lm.net->forward(concat(xs, 0));
+    Tensor loss = cross_entropy(logits.reshape({-1, V}), concat(ys, 0).reshape({-1}));
+    loss_sum += loss.item() * static_cast<double>(xs.size());
+  }
+  const double loss = loss_sum / static_cast<double>(windows);
+  std::printf("Evaluating %s on %s\n", path.c_str(), data.description.c_str());
+  std::printf("val: %llu windows of %lld tokens (%llu predictions): loss %.4f, perplexity %.3f\n",
+              static_cast<unsigned long long>(windows), static_cast<long long>(T),
+              static_cast<unsigned long long>(windows * static_cast<uint64_t>(T)), loss, std::exp(loss));
   return 0;
 }
 

@@ -126,7 +126,7 @@ std::unique_ptr<text::Tokenizer> tokenizer_from_json(const std::string& text, co
   }
 }
 
-LmData load_lm_data(const Config& d) {
+LmData load_lm_data(const Config& d, std::shared_ptr<text::Tokenizer> tokenizer) {
   d.check_keys({"dataset", "path", "val_path", "format", "tokenizer", "vocab", "merges", "val_fraction", "context"});
   const std::string path = d.require<std::string>("path");
   const std::string tok_kind = d.get<std::string>("tokenizer", "char");
@@ -155,7 +155,10 @@ LmData load_lm_data(const Config& d) {
     return t;
   };
   if (format == "text") corpus = read_text(path);
-  if (tok_kind == "char") {
+  const bool fitted_here = !tokenizer && tok_kind == "char";  // then every character of the corpus is known
+  if (tokenizer) {
+    out.tokenizer = std::move(tokenizer);
+  } else if (tok_kind == "char") {
     if (format != "text")
       d.fail("a char tokenizer is fitted on a text corpus; token shards need tokenizer: bpe (with vocab and merges) "
              "or a saved tokenizer .json",
@@ -180,7 +183,7 @@ LmData load_lm_data(const Config& d) {
       ids = out.tokenizer->encode(t);
     } catch (const text::TokenizerError& e) {
       throw data::DataError::in_file(p, std::string("cannot tokenize the corpus: ") + e.what() +
-                                            (tok_kind == "char" ? "" : " (is this the tokenizer the corpus was meant for?)"));
+                                            (fitted_here ? "" : " (is this the tokenizer the corpus was meant for?)"));
     }
     return data::TokenStream::from_tokens(std::move(ids), fs::path(p).filename().string());
   };
@@ -191,7 +194,7 @@ LmData load_lm_data(const Config& d) {
   } else {
     std::tie(out.train, out.val) = data::split_train_val(all, val_fraction);
   }
-  out.description = detail::cat(fs::path(path).filename().string(), ": ", all.size(), " tokens (", tok_kind == "char" ? "char" : out.tokenizer->type(),
+  out.description = detail::cat(fs::path(path).filename().string(), ": ", all.size(), " tokens (", out.tokenizer->type(),
                                  " tokenizer, vocabulary ", out.tokenizer->vocab_size(), "), ", out.train.size(),
                                  " train / ", out.val.size(), " val");
   return out;

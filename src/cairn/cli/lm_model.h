@@ -39,7 +39,9 @@ struct LmData {
 // Reads a `data: {dataset: text_lm, ...}` section: the corpus (a text file, or a token shard), the tokenizer
 // (char fitted on the corpus, bpe from GPT-2 vocab/merges files, or a saved tokenizer .json) and the split.
 // Throws ConfigError for bad keys, DataError/TokenizerError (naming the file) for an unreadable or empty corpus.
-LmData load_lm_data(const Config& data);
+// With `tokenizer` given (a saved model's), the corpus is encoded with it instead and the tokenizer keys are
+// not used.
+LmData load_lm_data(const Config& data, std::shared_ptr<text::Tokenizer> tokenizer = nullptr);
 
 // The tokenizer as its saved JSON text, and back (errors name `source`).
 std::string tokenizer_to_json(const text::Tokenizer& tok);

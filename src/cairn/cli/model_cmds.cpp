@@ -41,7 +41,8 @@ std::shared_ptr<nn::Loss> loss_of(const ModelSpec& spec) {
 int cmd_evaluate(const std::vector<std::string>& args) {
   if (args.empty() || args.size() > 2)
     throw UsageError("usage: cairn evaluate MODEL [CONFIG.yaml]  (the config's data section names the test set; "
-                     "without it, the dataset the model was trained on)");
+                     "without it, the dataset the model was trained on; for a language model, its validation split)");
+  if (int rc = lm_evaluate(args); rc >= 0) return rc;
   LoadedModel lm = load_model(args[0]);
   Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
                                      : Config::from_string(lm.spec.data.dump(), args[0] + " (recorded data section)");
