@@ -6,6 +6,7 @@
 //                                               precision medium: bfloat16 matmul operands (see precision.h)
 //   gpt_bench generate [threads=1] [reps=50]    ms/token at context positions 8, 16, 32, 64, with and without cache
 //   gpt_bench attention [threads=1] [reps=200]  CPU ms of the fused attention forward and backward at the GPT shape
+//   gpt_bench gemms [threads=2] [reps=200]      wall ms of each matrix product of a training step (the step's floor)
 //
 // bench/compare_gpt.sh runs both sides in one go. Figures, not tests: nothing here fails on a slow machine.
 #include <algorithm>
@@ -122,6 +123,42 @@ int attention(int threads, int reps) {
   return 0;
 }
 
+// The training step's matrix products one by one: for each Linear of the model (x: 768 tokens by `in`), the
+// forward x W^T + b and the backward's dX = dY W and dW = dY^T X, at the step's shapes. Their sum over the
+// model's layers is what a step spends in GEMMs, the floor under its time.
+int gemms(int threads, int reps) {
+  set_num_threads(threads);
+  Generator g(5);
+  const int64_t M = 12 * 64;
+  struct Layer {
+    const char* name;
+    int64_t in, out, count;
+  };
+  const Layer layers[] = {{"attn.qkv", 128, 384, 4}, {"attn.proj", 128, 128, 4}, {"mlp.fc", 128, 512, 4},
+                          {"mlp.proj", 512, 128, 4}, {"lm_head", 128, 65, 1}};
+  auto time_ms = [&](auto&& f) {
+    f();  // warm-up: builds and caches the primitive
+    const auto t0 = Clock::now();
+    for (int i = 0; i < reps; ++i) f();
+    return ms_since(t0) / reps;
+  };
+  std::printf("cairn gpt matmuls (threads=%d, %d reps), wall ms per call:\n", threads, reps);
+  std::printf("  %-10s %9s %8s %8s %8s %6s\n", "layer", "in x out", "forward", "dX", "dW", "count");
+  double total = 0;
+  for (const Layer& l : layers) {
+    Tensor x = randn({M, l.in}, DType::f32, &g), w = randn({l.out, l.in}, DType::f32, &g),
+           b = randn({l.out}, DType::f32, &g), dy = randn({M, l.out}, DType::f32, &g);
+    const double f = time_ms([&] { (void)linear(x, w, b); });
+    const double dx = time_ms([&] { (void)matmul(dy, w); });
+    const double dw = time_ms([&] { (void)matmul(dy.transpose(0, 1), x); });
+    total += (f + dx + dw) * static_cast<double>(l.count);
+    std::printf("  %-10s %4lldx%-4lld %8.3f %8.3f %8.3f %6lld\n", l.name, static_cast<long long>(l.in),
+                static_cast<long long>(l.out), f, dx, dw, static_cast<long long>(l.count));
+  }
+  std::printf("  all matmuls of one step: %.2f ms\n", total);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,11 +167,12 @@ int main(int argc, char** argv) {
     if (mode == "train")
       return train(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200, argc > 4 ? argv[4] : "highest");
     if (mode == "attention") return attention(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 200);
+    if (mode == "gemms") return gemms(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200);
     if (mode == "generate") return generate(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 50);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gpt_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] [highest|medium] | generate [threads] [reps] | attention [threads] [reps]\n");
+  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] [highest|medium] | generate [threads] [reps] | attention [threads] [reps] | gemms [threads] [reps]\n");
   return 2;
 }
