@@ -2,6 +2,8 @@
 # The two BERT example configs end to end on a few steps: pretraining writes an encoder and its tokenizer, the
 # classifier loads it (reporting what was loaded), from-scratch fine-tuning runs with the same recipe, and an
 # encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay.
+# The classifier file is self-contained: `cairn evaluate` reproduces the run's test figures from it alone and
+# `cairn predict` classifies new sentences; an encoder file given to either says what to do instead.
 # Usage: bert_cli_test.sh PATH/TO/cairn
 set -euo pipefail
 CAIRN=$(realpath "$1")
@@ -22,6 +24,27 @@ test -s "$work/pt/encoder.safetensors" && test -s "$work/pt/tokenizer.json"
   --set model.attention_dropout=0.2 --set compile.optimizer.layer_decay=0.8 > "$work/ft.log"
 grep -q "loaded 28 tensors; kept initialised (not in the file): head.weight, head.bias" "$work/ft.log"
 grep -q "^Test: loss .*, accuracy " "$work/ft.log"
+
+# evaluate: the same test loss and accuracy as the run printed ("Test: loss 0.6898, accuracy 0.5338 (1066 ...").
+read -r loss acc < <(sed -n 's/^Test: loss \([0-9.]*\), accuracy \([0-9.]*\) .*/\1 \2/p' "$work/ft.log")
+"$CAIRN" evaluate "$work/ft/classifier.safetensors" > "$work/ev.log"
+grep -q "on the test split (1066 sentences)" "$work/ev.log" || { cat "$work/ev.log"; exit 1; }
+grep -Eq "^  loss +$loss\$" "$work/ev.log" || { echo "evaluate's loss is not the run's $loss"; cat "$work/ev.log"; exit 1; }
+grep -Eq "^  accuracy +$acc\$" "$work/ev.log" || { echo "evaluate's accuracy is not the run's $acc"; cat "$work/ev.log"; exit 1; }
+grep -q "Confusion matrix" "$work/ev.log"
+
+# predict: one line per sentence (a latin-1 byte included), both classes, probabilities summing to 1.
+printf 'a gripping , beautifully acted film\n\nthe dullest movie of the year\ncaf\xe9 society\n' > "$work/in.txt"
+"$CAIRN" predict "$work/ft/classifier.safetensors" "$work/in.txt" --top 2 > "$work/pr.log"
+test "$(wc -l < "$work/pr.log")" = 3 || { cat "$work/pr.log"; exit 1; }
+awk '{ if ($1 != (NR - 1) ":" || !(/ neg \(/ && / pos \(/)) exit 1; gsub(/[()]/, ""); s = $3 + $5;
+       if (s < 0.999 || s > 1.001) exit 1 }' "$work/pr.log" || { cat "$work/pr.log"; exit 1; }
+
+# An encoder is not a classifier.
+if "$CAIRN" predict "$work/pt/encoder.safetensors" "$work/in.txt" > "$work/enc.log" 2>&1; then
+  echo "expected predict on an encoder to fail"; exit 1
+fi
+grep -q "is a pretrained BERT encoder, not a classifier: fine-tune it" "$work/enc.log" || { cat "$work/enc.log"; exit 1; }
 
 "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" --set model.init=scratch \
   --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/sc" > "$work/sc.log"

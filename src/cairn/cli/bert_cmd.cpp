@@ -9,23 +9,34 @@
 // See examples/mr_bert_pretrain.yaml and examples/mr_bert_finetune.yaml for every key.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "cairn/cli/bert_cmd.h"
 #include "cairn/cli/commands.h"
 #include "cairn/cli/config.h"
+#include "cairn/cli/datasets.h"
+#include "cairn/cli/lm_model.h"
+#include "cairn/cli/reports.h"
 #include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
 #include "cairn/data/dataset.h"
 #include "cairn/data/mlm.h"
 #include "cairn/data/text.h"
+#include "cairn/io/safetensors.h"
+#include "cairn/nn/losses.h"
 #include "cairn/nn/bert.h"
 #include "cairn/text/vocab_prune.h"
 #include "cairn/text/wordpiece_tokenizer.h"
+#include "cairn/optim/factory.h"
 #include "cairn/train/bert_train.h"
+#include "cairn/train/model.h"
 
 namespace cairn::cli {
 namespace fs = std::filesystem;
 namespace {
+
+// The metadata entry of a fine-tuned classifier file (JSON: class_names, pooling, max_length, tokenizer, data).
+constexpr const char* kClassifierEntry = "cairn.bert_classifier";
 
 struct Texts {
   std::vector<std::string> texts;
@@ -155,7 +166,93 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
   return o;
 }
 
+struct LoadedClassifier {
+  std::shared_ptr<nn::BertClassifier> net;
+  std::unique_ptr<text::Tokenizer> tokenizer;
+  std::vector<std::string> class_names;
+  int64_t max_length = 0;
+  nlohmann::json data;  // the data section it was fine-tuned with
+};
+
+// A classifier written by a bert_classifier run, in eval mode; nullopt when `path` has no classifier entry.
+// Throws ValueError naming the file when the entry, the tokenizer or the weights do not fit together.
+std::optional<LoadedClassifier> load_classifier(const std::string& path) {
+  nn::Metadata meta;
+  {
+    io::SafetensorsReader reader(path);
+    meta = reader.metadata();
+    if (!meta.count(kClassifierEntry)) {
+      if (!meta.count("bert.vocab_id")) return std::nullopt;  // not a BERT file: the caller's other formats
+      if (!reader.has("head.weight"))
+        throw ValueError(path + " is a pretrained BERT encoder, not a classifier: fine-tune it (model.type: "
+                         "bert_classifier, model.pretrained: " + path + ") and use the classifier.safetensors "
+                         "that run writes");
+      throw ValueError(path + " is a BERT classifier without the \"" + kClassifierEntry + "\" metadata entry (its "
+                       "classes, pooling and tokenizer), written by bench/mr_bert or an older Cairn; fine-tune "
+                       "it with cairn train (model.type: bert_classifier) to get a file evaluate and predict read");
+    }
+  }
+  const nlohmann::json e = nlohmann::json::parse(meta.at(kClassifierEntry), nullptr, false);
+  auto bad = [&](const std::string& what) {
+    return ValueError(path + ": the \"" + kClassifierEntry + "\" metadata " + what +
+                      "; write the file again with cairn train (model.type: bert_classifier)");
+  };
+  if (!e.is_object() || !e.contains("class_names") || !e["class_names"].is_array() || e["class_names"].empty() ||
+      !e.contains("tokenizer") || !e["tokenizer"].is_string() || !e.value("max_length", nlohmann::json()).is_number_integer())
+    throw bad("is not JSON with class_names, max_length and tokenizer");
+  LoadedClassifier out;
+  for (const auto& c : e["class_names"]) {
+    if (!c.is_string()) throw bad("has a class name that is not a string");
+    out.class_names.push_back(c.get<std::string>());
+  }
+  out.max_length = e["max_length"].get<int64_t>();
+  out.data = e.value("data", nlohmann::json::object());
+  out.tokenizer = tokenizer_from_json(e["tokenizer"].get<std::string>(), path);
+  nn::BertConfig bc = nn::bert_config_from_metadata(meta, path);
+  if (text::vocab_fingerprint(*out.tokenizer) != bc.vocab_id || static_cast<int64_t>(out.tokenizer->vocab_size()) != bc.vocab_size)
+    throw bad("holds a tokenizer of another vocabulary than the encoder's (" + bc.vocab_id + ")");
+  out.net = std::make_shared<nn::BertClassifier>(bc, static_cast<int64_t>(out.class_names.size()),
+                                                 nn::BertClassifierOptions{.pooling = e.value("pooling", "mean")});
+  nn::PretrainedLoad r = nn::load_pretrained_bert(path, *out.net);
+  if (!r.missing.empty()) throw bad("describes a model whose tensors are not all in the file (" + r.report() + ")");
+  out.net->eval();
+  return out;
+}
+
+Tensor encode(const text::Tokenizer& tok, const std::vector<std::string>& texts, int64_t max_length) {
+  return data::encode_for_encoder(tok, texts, max_length).input_ids;
+}
+
 }  // namespace
+
+int bert_evaluate(const std::vector<std::string>& args) {
+  std::optional<LoadedClassifier> c = load_classifier(args[0]);
+  if (!c) return -1;
+  Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
+                                     : Config::from_string(c->data.dump(), args[0] + " (recorded data section)");
+  BertData d = read_data(data_cfg);  // the same seeded split as at fine-tuning time
+  if (d.test.texts.empty()) data_cfg.section("split").fail("has no test split to evaluate on (set test: 0.1)", "test");
+  if (d.class_names != c->class_names) {
+    std::string names;
+    for (const std::string& n : c->class_names) names += (names.empty() ? "" : ", ") + n;
+    data_cfg.fail("names other classes than the model was fine-tuned on (" + names + ")");
+  }
+  Tensor x = encode(*c->tokenizer, d.test.texts, c->max_length), y = from_vector(d.test.labels);
+  train::Model model(c->net);
+  model.compile(optim::make_optimizer("sgd", c->net->trainable_parameters(), {{"lr", 0.0}}),
+                nn::make_loss("sparse_categorical_crossentropy", {.from_logits = true}), {"accuracy"});
+  std::printf("Evaluating %s on the test split (%zu sentences)\n%s", args[0].c_str(), d.test.texts.size(),
+              evaluation_report(model, x, y, c->class_names).c_str());
+  return 0;
+}
+
+int bert_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit) {
+  std::optional<LoadedClassifier> c = load_classifier(path);
+  if (!c) return -1;
+  Tensor logits = train::classifier_logits(*c->net, encode(*c->tokenizer, texts_to_predict(input), c->max_length));
+  std::printf("%s", top_classes_report(softmax(logits, 1), c->class_names, top, limit).c_str());
+  return 0;
+}
 
 bool is_bert_config(const Config& cfg) {
   Config model = cfg.section("model");
@@ -256,7 +353,15 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   }
   fs::create_directories(dir);
   tok->save((dir / "tokenizer.json").string());
-  nn::save_pretrained_bert((dir / "classifier.safetensors").string(), clf, clf.config());
+  // What `cairn evaluate` and `cairn predict` need beside the weights and the encoder's config: the file is
+  // self-contained.
+  const nlohmann::json entry = {{"class_names", d.class_names},
+                                {"pooling", model.get<std::string>("pooling", "mean")},
+                                {"max_length", max_length},
+                                {"tokenizer", tokenizer_to_json(*tok)},
+                                {"data", yaml_to_json(cfg.node()["data"])}};
+  nn::save_pretrained_bert((dir / "classifier.safetensors").string(), clf, clf.config(),
+                           {{kClassifierEntry, entry.dump()}});
   std::printf("Wrote %s\n", (dir / "classifier.safetensors").c_str());
   return 0;
 }

@@ -68,6 +68,12 @@ std::shared_ptr<const data::Dataset> training_dataset(const LoadedData& d);
 // Throws ValueError when the input does not fit the recorded kind.
 Tensor prepare_inputs(const std::string& path, const nlohmann::json& preprocess);
 
+// The texts of a `cairn predict` input: a text file (one example per non-blank line) or JSON Lines (strings, or
+// objects with a string `text_key`), converted to UTF-8 as `encoding` says (auto | utf-8 | latin-1).
+// Throws ValueError naming the file when a line is malformed or there is no text.
+std::vector<std::string> texts_to_predict(const std::string& path, const std::string& text_key = "text",
+                                          const std::string& encoding = "auto");
+
 // Applies a recorded image preprocessing to raw uint8 images (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W).
 Tensor preprocess_images(const Tensor& raw_u8, const nlohmann::json& preprocess);
 

@@ -191,14 +191,27 @@ void load_text_kind(const Config& d, const std::string& kind, const json* fitted
 Tensor text_inputs(const std::string& path, const json& pp) {
   TextEncoder enc = TextEncoder::from_json(pp.at("tokenizer"));
   const int64_t T = pp.at("max_length").get<int64_t>();
+  std::vector<int64_t> ids;
+  const std::vector<std::string> texts = texts_to_predict(path, pp.value("text_key", "text"), pp.value("encoding", "auto"));
+  for (const auto& t : texts) {
+    auto row = enc.encode_padded(t, T);
+    ids.insert(ids.end(), row.begin(), row.end());
+  }
+  return from_vector(ids, Shape{static_cast<int64_t>(texts.size()), T});
+}
+
+}  // namespace cairn::cli::detail_data
+
+namespace cairn::cli {
+
+std::vector<std::string> texts_to_predict(const std::string& path, const std::string& text_key, const std::string& encoding) {
   std::vector<std::string> texts;
   auto ext = std::filesystem::path(path).extension().string();
   if (ext == ".jsonl" || ext == ".json") {
-    const std::string key = pp.value("text_key", "text");
-    for (const json& j : data::load_jsonl(path)) {
+    for (const nlohmann::json& j : data::load_jsonl(path)) {
       if (j.is_string()) texts.push_back(j.get<std::string>());
-      else if (j.is_object() && j.contains(key) && j[key].is_string()) texts.push_back(j[key].get<std::string>());
-      else throw ValueError(path + ": every line must be a JSON string or an object with a string '" + key + "'");
+      else if (j.is_object() && j.contains(text_key) && j[text_key].is_string()) texts.push_back(j[text_key].get<std::string>());
+      else throw ValueError(path + ": every line must be a JSON string or an object with a string '" + text_key + "'");
     }
   } else {
     std::string all = io::read_file(path);
@@ -211,13 +224,8 @@ Tensor text_inputs(const std::string& path, const json& pp) {
     }
   }
   CAIRN_CHECK(!texts.empty(), ValueError, path, ": no text to predict (one example per non-blank line)");
-  to_utf8(texts, nullptr, pp.value("encoding", "auto"));
-  std::vector<int64_t> ids;
-  for (const auto& t : texts) {
-    auto row = enc.encode_padded(t, T);
-    ids.insert(ids.end(), row.begin(), row.end());
-  }
-  return from_vector(ids, Shape{static_cast<int64_t>(texts.size()), T});
+  detail_data::to_utf8(texts, nullptr, encoding);
+  return texts;
 }
 
-}  // namespace cairn::cli::detail_data
+}  // namespace cairn::cli

@@ -43,6 +43,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
     throw UsageError("usage: cairn evaluate MODEL [CONFIG.yaml]  (the config's data section names the test set; "
                      "without it, the dataset the model was trained on; for a language model, its validation split)");
   if (int rc = lm_evaluate(args); rc >= 0) return rc;
+  if (int rc = bert_evaluate(args); rc >= 0) return rc;
   LoadedModel lm = load_model(args[0]);
   Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
                                      : Config::from_string(lm.spec.data.dump(), args[0] + " (recorded data section)");
@@ -68,6 +69,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   if (pos.size() != 2)
     throw UsageError("usage: cairn predict MODEL INPUT [--top K] [--limit N]  (INPUT: an IDX file or PNG/JPEG image, a CSV "
                      "for table models, a text or JSON Lines file for text models)");
+  if (int rc = bert_predict(pos[0], pos[1], top, limit); rc >= 0) return rc;
   LoadedModel lm = load_model(pos[0]);
   Tensor x = prepare_inputs(pos[1], lm.spec.preprocess);  // the transform recorded at training time
   train::Model model(lm.net);
@@ -82,23 +84,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   } else {
     probs = logits ? softmax(out, 1) : out;
   }
-  const int64_t n = std::min<int64_t>(limit, probs.size(0));
-  const int64_t k = std::min<int64_t>(top, probs.size(1));
-  auto p = probs.to_vector<float>();
-  const int64_t c = probs.size(1);
-  for (int64_t i = 0; i < n; ++i) {
-    std::vector<int64_t> order(c);
-    for (int64_t j = 0; j < c; ++j) order[j] = j;
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t u, int64_t v) { return p[i * c + u] > p[i * c + v]; });
-    std::printf("%lld:", (long long)i);
-    for (int64_t j = 0; j < k; ++j) {
-      int64_t cls = order[j];
-      std::string name = cls < (int64_t)lm.spec.class_names.size() ? lm.spec.class_names[cls] : std::to_string(cls);
-      std::printf("  %s (%.4f)", name.c_str(), p[i * c + cls]);
-    }
-    std::printf("\n");
-  }
-  if (probs.size(0) > n) std::printf("... %lld more (use --limit N)\n", (long long)(probs.size(0) - n));
+  std::printf("%s", top_classes_report(probs, lm.spec.class_names, top, limit).c_str());
   return 0;
 }
 

@@ -320,8 +320,9 @@ BertConfig bert_config_from_file(const std::string& path) {
   return bert_config_from_metadata(m, path);
 }
 
-void save_pretrained_bert(const std::string& path, const Module& model, const BertConfig& config) {
+void save_pretrained_bert(const std::string& path, const Module& model, const BertConfig& config, const Metadata& extra) {
   Metadata m = bert_metadata(config);
+  m.insert(extra.begin(), extra.end());
   m["format"] = "pt";
   save_tensors(path, model.state_dict(), m);
 }

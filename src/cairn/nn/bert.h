@@ -162,8 +162,9 @@ BertConfig bert_config_from_metadata(const Metadata& metadata, const std::string
 BertConfig bert_config_from_file(const std::string& path);
 
 // Writes every tensor of `model` (any module with a "bert" BertEncoder child, e.g. BertForMaskedLM) with the
-// encoder's config as metadata. Throws io::IoError when the file cannot be written.
-void save_pretrained_bert(const std::string& path, const Module& model, const BertConfig& config);
+// encoder's config as metadata, plus the entries of `extra`. Throws io::IoError when the file cannot be written.
+void save_pretrained_bert(const std::string& path, const Module& model, const BertConfig& config,
+                          const Metadata& extra = {});
 void save_pretrained_bert(const std::string& path, BertForMaskedLM& model);
 
 struct PretrainedLoad {
