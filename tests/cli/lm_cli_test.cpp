@@ -160,6 +160,18 @@ TEST_F(LmCliTest, EvaluateGivesTheValidationLossWithTheModelsTokenizer) {
   EXPECT_TRUE(has(r.err, "other.txt")) << r.err;
   EXPECT_TRUE(has(r.err, "cannot tokenize the corpus")) << r.err;
   EXPECT_TRUE(has(r.err, "is this the tokenizer")) << r.err;
+
+  // A token shard written with another, larger vocabulary: ids the model has no row for are refused by name.
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 2000; ++i) ids.push_back(i % 200);
+  {
+    cairn::data::TokenShardWriter w(dir_ / "big.bin", cairn::data::TokenDtype::U16);
+    w.append(std::span<const int32_t>(ids));
+    w.close();
+  }
+  r = cairn_cmd({"evaluate", model(), write("s.yaml", config((dir_ / "big.bin").string()))});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "the validation tokens go up to id 199, outside the model's vocabulary of 17")) << r.err;
 }
 
 TEST_F(LmCliTest, UnknownPromptCharacterIsAClearError) {
