@@ -40,6 +40,9 @@ test "$(wc -l < "$work/pr.log")" = 3 || { cat "$work/pr.log"; exit 1; }
 awk '{ if ($1 != (NR - 1) ":" || !(/ neg \(/ && / pos \(/)) exit 1; gsub(/[()]/, ""); s = $3 + $5;
        if (s < 0.999 || s > 1.001) exit 1 }' "$work/pr.log" || { cat "$work/pr.log"; exit 1; }
 
+set +e; "$CAIRN" predict "$work/ft/classifier.safetensors" "$work/in.txt" --top 0 2> "$work/top.log"; rc=$?; set -e
+test "$rc" = 2 && grep -q "\-\-top and \-\-limit must be at least 1" "$work/top.log" || { echo "rc $rc"; cat "$work/top.log"; exit 1; }
+
 # An encoder is not a classifier.
 if "$CAIRN" predict "$work/pt/encoder.safetensors" "$work/in.txt" > "$work/enc.log" 2>&1; then
   echo "expected predict on an encoder to fail"; exit 1
