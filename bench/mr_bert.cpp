@@ -7,6 +7,7 @@
 //   mr_bert finetune --pretrained DIR [--epochs 4]      fine-tune from DIR's encoder, report test accuracy
 //   mr_bert finetune --scratch --tokenizer DIR          the same recipe from a random initialisation
 //   mr_bert finetune ... --ensemble N                   N seeds, probabilities averaged (validation printed)
+//   mr_bert finetune --pretrained DIR1,DIR2 ...         an ensemble over encoders (each with the N seeds)
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
 // validation (printed every epoch) for choosing a recipe without touching the test split. --matmul-precision
@@ -238,27 +239,30 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
 }
 
 // --ensemble N: N fine-tunes with seeds seed .. seed + N - 1, each restored to its best validation epoch; their
-// softmax probabilities averaged. Validation accuracy of the average is printed, so that the choice between
-// one classifier and an ensemble can be made without the test split.
-void finetune_ensemble(Args a, const MR& mr, const fs::path& dir, bool from_pretrained, int n) {
+// softmax probabilities averaged. With several encoders (--pretrained DIR1,DIR2,...) every encoder is fine-tuned
+// with each of the N seeds and all of them are averaged. Validation accuracy of the average is printed, so that
+// the choice between one classifier and an ensemble can be made without the test split.
+void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, bool from_pretrained, int n) {
   const auto seed0 = static_cast<int64_t>(a.num("seed", 1));
   Tensor val_sum, test_sum;
   std::vector<double> singles;
-  for (int i = 0; i < n; ++i) {
-    a.kv.insert_or_assign("seed", std::to_string(seed0 + i));
-    std::printf("\n== ensemble member %d of %d (seed %lld)\n", i + 1, n, static_cast<long long>(seed0 + i));
-    FinetuneResult r = finetune(a, mr, dir, from_pretrained);
-    singles.push_back(r.test_accuracy);
-    Tensor pt = softmax(r.test_logits, 1);
-    test_sum = test_sum.defined() ? add(test_sum, pt) : pt;
-    if (r.val_logits.defined()) {
-      Tensor pv = softmax(r.val_logits, 1);
-      val_sum = val_sum.defined() ? add(val_sum, pv) : pv;
+  for (const fs::path& dir : dirs)
+    for (int i = 0; i < n; ++i) {
+      a.kv.insert_or_assign("seed", std::to_string(seed0 + i));
+      std::printf("\n== ensemble member %zu of %zu (%s, seed %lld)\n", singles.size() + 1, dirs.size() * n,
+                  dir.c_str(), static_cast<long long>(seed0 + i));
+      FinetuneResult r = finetune(a, mr, dir, from_pretrained);
+      singles.push_back(r.test_accuracy);
+      Tensor pt = softmax(r.test_logits, 1);
+      test_sum = test_sum.defined() ? add(test_sum, pt) : pt;
+      if (r.val_logits.defined()) {
+        Tensor pv = softmax(r.val_logits, 1);
+        val_sum = val_sum.defined() ? add(val_sum, pv) : pv;
+      }
     }
-  }
   double mean = 0;
   for (double v : singles) mean += v / static_cast<double>(singles.size());
-  std::printf("\nensemble of %d: members' test accuracy mean %.4f;", n, mean);
+  std::printf("\nensemble of %zu: members' test accuracy mean %.4f;", singles.size(), mean);
   if (val_sum.defined()) std::printf(" ensemble validation accuracy %.4f;", train::accuracy_of(val_sum, labels_tensor(mr.val)));
   std::printf(" ensemble test accuracy %.4f\n", train::accuracy_of(test_sum, labels_tensor(mr.test)));
 }
@@ -293,7 +297,10 @@ int main(int argc, char** argv) {
       pretrain(a, mr, dir);
     } else if (cmd == "finetune") {
       const int n = static_cast<int>(a.num("ensemble", 1));
-      if (n > 1) finetune_ensemble(a, mr, dir, !a.flag("scratch"), n);
+      std::vector<fs::path> dirs;  // --pretrained DIR1,DIR2: an ensemble over encoders
+      std::stringstream list(dir.string());
+      for (std::string part; std::getline(list, part, ',');) dirs.emplace_back(part);
+      if (n > 1 || dirs.size() > 1) finetune_ensemble(a, mr, dirs, !a.flag("scratch"), n);
       else finetune(a, mr, dir, !a.flag("scratch"));
     } else if (cmd == "compare") {
       const double pt = a.flag("skip-pretrain") ? 0.0 : pretrain(a, mr, dir);
