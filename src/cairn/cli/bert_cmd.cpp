@@ -5,7 +5,8 @@
 //   model.type: bert_classifier  fine-tuning with a classification head; model.pretrained names an encoder file
 //                                (its config and tokenizer.json beside it are used; init: scratch keeps them but
 //                                starts from random weights); reports validation/test accuracy, writes
-//                                <dir>/classifier.safetensors and <dir>/tokenizer.json
+//                                <dir>/classifier.safetensors (with its classes, pooling, tokenizer and data section,
+//                                so `cairn evaluate` and `cairn predict` need nothing else) and <dir>/tokenizer.json
 // See examples/mr_bert_pretrain.yaml and examples/mr_bert_finetune.yaml for every key.
 #include <cstdio>
 #include <filesystem>
@@ -23,11 +24,11 @@
 #include "cairn/data/mlm.h"
 #include "cairn/data/text.h"
 #include "cairn/io/safetensors.h"
-#include "cairn/nn/losses.h"
 #include "cairn/nn/bert.h"
+#include "cairn/nn/losses.h"
+#include "cairn/optim/factory.h"
 #include "cairn/text/vocab_prune.h"
 #include "cairn/text/wordpiece_tokenizer.h"
-#include "cairn/optim/factory.h"
 #include "cairn/train/bert_train.h"
 #include "cairn/train/model.h"
 
@@ -198,8 +199,9 @@ std::optional<LoadedClassifier> load_classifier(const std::string& path) {
                       "; write the file again with cairn train (model.type: bert_classifier)");
   };
   if (!e.is_object() || !e.contains("class_names") || !e["class_names"].is_array() || e["class_names"].empty() ||
-      !e.contains("tokenizer") || !e["tokenizer"].is_string() || !e.value("max_length", nlohmann::json()).is_number_integer())
-    throw bad("is not JSON with class_names, max_length and tokenizer");
+      !e.contains("tokenizer") || !e["tokenizer"].is_string() || !e.value("max_length", nlohmann::json()).is_number_integer() ||
+      !e.value("pooling", nlohmann::json("mean")).is_string())
+    throw bad("is not JSON with class_names, max_length, pooling and tokenizer");
   LoadedClassifier out;
   for (const auto& c : e["class_names"]) {
     if (!c.is_string()) throw bad("has a class name that is not a string");
@@ -209,6 +211,8 @@ std::optional<LoadedClassifier> load_classifier(const std::string& path) {
   out.data = e.value("data", nlohmann::json::object());
   out.tokenizer = tokenizer_from_json(e["tokenizer"].get<std::string>(), path);
   nn::BertConfig bc = nn::bert_config_from_metadata(meta, path);
+  if (out.max_length != bc.max_position)
+    throw bad(detail::cat("has max_length ", out.max_length, " but the encoder ", bc.max_position, " positions"));
   if (text::vocab_fingerprint(*out.tokenizer) != bc.vocab_id || static_cast<int64_t>(out.tokenizer->vocab_size()) != bc.vocab_size)
     throw bad("holds a tokenizer of another vocabulary than the encoder's (" + bc.vocab_id + ")");
   out.net = std::make_shared<nn::BertClassifier>(bc, static_cast<int64_t>(out.class_names.size()),
