@@ -232,8 +232,7 @@ Tensor encode(const text::Tokenizer& tok, const std::vector<std::string>& texts,
 int bert_evaluate(const std::vector<std::string>& args) {
   std::optional<LoadedClassifier> c = load_classifier(args[0]);
   if (!c) return -1;
-  Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
-                                     : Config::from_string(c->data.dump(), args[0] + " (recorded data section)");
+  Config data_cfg = evaluation_data_section(args, c->data);
   BertData d = read_data(data_cfg);  // the same seeded split as at fine-tuning time
   if (d.test.texts.empty()) data_cfg.section("split").fail("has no test split to evaluate on (set test: 0.1)", "test");
   if (d.class_names != c->class_names) {

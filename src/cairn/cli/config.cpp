@@ -121,6 +121,11 @@ void Config::fail(const std::string& msg, const std::string& key) const {
   throw ConfigError(where(key) + ": " + (section_.empty() ? "" : section_ + ": ") + msg);
 }
 
+Config evaluation_data_section(const std::vector<std::string>& args, const nlohmann::json& recorded) {
+  return args.size() == 2 ? Config::load(args[1]).section("data")
+                          : Config::from_string(recorded.dump(), args[0] + " (recorded data section)");
+}
+
 nlohmann::json yaml_to_json(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return nullptr;
   if (n.IsSequence()) {

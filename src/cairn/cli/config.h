@@ -93,6 +93,10 @@ template <class T> std::string Config::type_name() {
 // in model files.
 nlohmann::json yaml_to_json(const YAML::Node& node);
 
+// The data section `cairn evaluate MODEL [CONFIG.yaml]` reads (args: MODEL and maybe CONFIG): CONFIG's, else
+// the section recorded in MODEL at training time (errors then name "MODEL (recorded data section)").
+Config evaluation_data_section(const std::vector<std::string>& args, const nlohmann::json& recorded);
+
 // The closest of `options` to `word` (edit distance), for "did you mean" hints; empty when none is close.
 std::string closest(std::string_view word, const std::vector<std::string>& options);
 

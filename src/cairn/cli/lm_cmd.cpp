@@ -228,9 +228,7 @@ int lm_evaluate(const std::vector<std::string>& args) {
     meta = json::parse(it->second, nullptr, false);
   }
   LoadedLm lm = load_lm(path);  // checks the entry, the tokenizer and the weights
-  Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
-                                     : Config::from_string(meta.value("data", json::object()).dump(),
-                                                           path + " (recorded data section)");
+  Config data_cfg = evaluation_data_section(args, meta.value("data", json::object()));
   LmData data = load_lm_data(data_cfg, lm.tokenizer);  // encoded with the model's tokenizer, not a refitted one
   const int64_t T = lm.config.context_length, V = lm.config.vocab_size;
   if (data.val.max_token() >= V)

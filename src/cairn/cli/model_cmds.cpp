@@ -45,8 +45,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   if (int rc = lm_evaluate(args); rc >= 0) return rc;
   if (int rc = bert_evaluate(args); rc >= 0) return rc;
   LoadedModel lm = load_model(args[0]);
-  Config data_cfg = args.size() == 2 ? Config::load(args[1]).section("data")
-                                     : Config::from_string(lm.spec.data.dump(), args[0] + " (recorded data section)");
+  Config data_cfg = evaluation_data_section(args, lm.spec.data);
   LoadedData data = load_data(data_cfg, &lm.spec.preprocess);  // the recorded transform, not a refit
   Tensor x = data.x_test.defined() ? data.x_test : data.x_train;
   Tensor y = data.x_test.defined() ? data.y_test : data.y_train;
