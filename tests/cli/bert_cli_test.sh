@@ -3,7 +3,8 @@
 # classifier loads it (reporting what was loaded), from-scratch fine-tuning runs with the same recipe, and an
 # encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay.
 # The classifier file is self-contained: `cairn evaluate` reproduces the run's test figures from it alone and
-# `cairn predict` classifies new sentences; an encoder file given to either says what to do instead.
+# `cairn predict` classifies new sentences (`cairn summary` prints the layer table); an encoder file given to
+# evaluate or predict says what to do instead.
 # Usage: bert_cli_test.sh PATH/TO/cairn
 set -euo pipefail
 CAIRN=$(realpath "$1")
@@ -42,6 +43,11 @@ awk '{ if ($1 != (NR - 1) ":" || !(/ neg \(/ && / pos \(/)) exit 1; gsub(/[()]/,
 
 set +e; "$CAIRN" predict "$work/ft/classifier.safetensors" "$work/in.txt" --top 0 2> "$work/top.log"; rc=$?; set -e
 test "$rc" = 2 && grep -q "\-\-top and \-\-limit must be at least 1" "$work/top.log" || { echo "rc $rc"; cat "$work/top.log"; exit 1; }
+
+# summary reads both kinds of file: the classifier (encoder, dropout, head) and the pretraining run's encoder.
+"$CAIRN" summary "$work/ft/classifier.safetensors" > "$work/sum.log"
+grep -q "bert_encoder (BertEncoder) *(None, 64, 128)" "$work/sum.log" && grep -q "(None, 2)" "$work/sum.log" || { cat "$work/sum.log"; exit 1; }
+"$CAIRN" summary "$work/pt/encoder.safetensors" | grep -q "^Total params: " || { echo "summary of the encoder failed"; exit 1; }
 
 # An encoder is not a classifier.
 if "$CAIRN" predict "$work/pt/encoder.safetensors" "$work/in.txt" > "$work/enc.log" 2>&1; then

@@ -26,6 +26,7 @@
 #include "cairn/io/safetensors.h"
 #include "cairn/nn/bert.h"
 #include "cairn/nn/losses.h"
+#include "cairn/nn/summary.h"
 #include "cairn/optim/factory.h"
 #include "cairn/text/vocab_prune.h"
 #include "cairn/text/wordpiece_tokenizer.h"
@@ -246,6 +247,25 @@ int bert_evaluate(const std::vector<std::string>& args) {
                 nn::make_loss("sparse_categorical_crossentropy", {.from_logits = true}), {"accuracy"});
   std::printf("Evaluating %s on the test split (%zu sentences)\n%s", args[0].c_str(), d.test.texts.size(),
               evaluation_report(model, x, y, c->class_names).c_str());
+  return 0;
+}
+
+int bert_summary(const std::string& path) {
+  const std::string ext = fs::path(path).extension().string();
+  if (ext == ".yaml" || ext == ".yml") return -1;
+  bool encoder_only = false;
+  {
+    io::SafetensorsReader reader(path);
+    if (!reader.metadata().count("bert.vocab_id")) return -1;
+    encoder_only = !reader.has("head.weight");
+  }
+  if (encoder_only) {  // a pretraining run's encoder with its MLM head; the architecture is all summary needs
+    nn::BertForMaskedLM mlm(nn::bert_config_from_file(path));
+    std::printf("%s\n", nn::summary(mlm, {-1, mlm.config().max_position}).c_str());
+  } else {
+    std::optional<LoadedClassifier> c = load_classifier(path);
+    std::printf("%s\n", nn::summary(*c->net, {-1, c->max_length}).c_str());
+  }
   return 0;
 }
 

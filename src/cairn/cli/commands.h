@@ -39,5 +39,7 @@ int lm_evaluate(const std::vector<std::string>& args);
 // per-class report and confusion matrix; the classes of each input text. -1 when the file is not one.
 int bert_evaluate(const std::vector<std::string>& args);
 int bert_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit);
+// cairn summary of a BERT encoder or classifier file; -1 for anything else.
+int bert_summary(const std::string& path);
 
 }  // namespace cairn::cli

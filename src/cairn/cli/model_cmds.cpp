@@ -91,6 +91,7 @@ int cmd_predict(const std::vector<std::string>& args) {
 int cmd_summary(const std::vector<std::string>& args) {
   if (args.size() != 1) throw UsageError("usage: cairn summary MODEL|CONFIG.yaml");
   if (int rc = lm_summary(args[0]); rc >= 0) return rc;
+  if (int rc = bert_summary(args[0]); rc >= 0) return rc;
   if (is_yaml(args[0])) {
     Config cfg = Config::load(args[0]);
     ModelSpec spec = spec_from_config(cfg.section("model"));
