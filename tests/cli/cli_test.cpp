@@ -50,6 +50,8 @@ TEST_F(CliTest, TrainEvaluatePredictSummary) {
   r = cairn_cmd({"predict", model, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", "--limit", "3"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("2:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\n3:"), std::string::npos) << r.out;  // --limit 3: rows 0-2, then the count left out
+  EXPECT_NE(r.out.find("\n... 9997 more (use --limit N)\n"), std::string::npos) << r.out;
   r = cairn_cmd({"summary", model});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("25,450"), std::string::npos) << r.out;  // 784*32+32 + 32*10+10
