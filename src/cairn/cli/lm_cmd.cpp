@@ -220,15 +220,9 @@ int lm_summary(const std::string& arg) {
 
 int lm_evaluate(const std::vector<std::string>& args) {
   const std::string& path = args[0];
-  json meta;
-  {
-    io::SafetensorsReader reader(path);
-    auto it = reader.metadata().find("cairn.lm");
-    if (it == reader.metadata().end()) return -1;
-    meta = json::parse(it->second, nullptr, false);
-  }
+  if (!io::SafetensorsReader(path).metadata().count("cairn.lm")) return -1;
   LoadedLm lm = load_lm(path);  // checks the entry, the tokenizer and the weights
-  Config data_cfg = evaluation_data_section(args, meta.value("data", json::object()));
+  Config data_cfg = evaluation_data_section(args, lm.data);
   LmData data = load_lm_data(data_cfg, lm.tokenizer);  // encoded with the model's tokenizer, not a refitted one
   const int64_t T = lm.config.context_length, V = lm.config.vocab_size;
   if (data.val.max_token() >= V)

@@ -239,6 +239,7 @@ LoadedLm load_lm(const std::string& path) {
   lm.net = std::make_shared<nn::GPT>(lm.config);
   nn::load_weights(path, *lm.net, true);
   lm.net->eval();
+  lm.data = j.value("data", json::object());
   return lm;
 }
 

@@ -56,6 +56,7 @@ struct LoadedLm {
   std::shared_ptr<nn::GPT> net;
   std::shared_ptr<text::Tokenizer> tokenizer;
   nn::GPTConfig config;
+  nlohmann::json data;  // the config's data section recorded at training time
 };
 // Throws ValueError naming the file when it is not a language-model file, its tokenizer does not match the
 // model's vocabulary, or its weights do not fit the recorded architecture.
