@@ -143,3 +143,27 @@ TEST(VecErf, GeluOpFloat32AgreesWithFloat64) {
     for (size_t i = 0; i < ga.size(); ++i) ASSERT_NEAR(ga[i], gb[i], 2e-6 * std::max(1.0, std::abs(gb[i]))) << i;
   }
 }
+
+TEST(VecErf, TrainingGeluKeepsTheDerivativeItWouldHaveComputedInTheBackward) {
+  // With grad enabled, the forward computes the derivative with the value (one pass) and the backward multiplies
+  // by it: values equal the inference forward's, gradients the derivative kernel's, bit for bit.
+  Generator gen(4);
+  Tensor x = mul(randn({300, 67}, DType::f32, &gen), 3.0), g = randn({300, 67}, DType::f32, &gen);
+  for (const std::string approximate : {"none", "tanh"}) {
+    SCOPED_TRACE(approximate);
+    Tensor xr = x.detach().requires_grad_();
+    Tensor y = gelu(xr, approximate);
+    y.backward(g);
+    std::vector<float> want_y;
+    {
+      NoGradGuard no_grad;
+      want_y = gelu(x, approximate).to_vector<float>();
+    }
+    EXPECT_EQ(y.to_vector<float>(), want_y);
+    const auto xs = x.to_vector<float>(), gs = g.to_vector<float>(), got = xr.grad().to_vector<float>();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const float want = approximate == "none" ? vec_gelu_backward(gs[i], xs[i]) : vec_gelu_tanh_backward(gs[i], xs[i]);
+      ASSERT_EQ(got[i], want) << "x = " << xs[i];
+    }
+  }
+}

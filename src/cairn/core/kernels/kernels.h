@@ -18,6 +18,9 @@ struct Scalars {
 // Ops: neg exp log sqrt rsqrt abs square sign relu sigmoid tanh gelu gelu_tanh silu softplus(a=beta, b=threshold)
 // leaky_relu(a=slope) pow_scalar(a) clamp(a=lo, b=hi) add_scalar(a) mul_scalar(a) rsub_scalar(a) rdiv_scalar(a)
 using UnaryKernel = void (*)(const Tensor& x, const Tensor& out, Scalars p);
+// out = f(x) and grad = f'(x) in one pass, for the backward to be a product: g * grad. x, out, grad contiguous,
+// same shape. Ops: gelu_with_grad gelu_tanh_with_grad.
+using UnaryWithGradKernel = void (*)(const Tensor& x, const Tensor& out, const Tensor& grad, Scalars p);
 
 // out = f(a, b) elementwise with a and b broadcast to out.shape. out: contiguous.
 // Ops: add sub mul div maximum minimum pow; comparisons eq ne lt le gt ge (out uint8);

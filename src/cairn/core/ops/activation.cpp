@@ -28,7 +28,19 @@ Tensor silu(const Tensor& x) { return activation("silu", "silu_bw", x, false); }
 Tensor gelu(const Tensor& x, const std::string& approximate) {
   CAIRN_CHECK(approximate == "none" || approximate == "tanh", ValueError, "gelu: approximate must be \"none\" or \"tanh\", got \"",
               approximate, "\"");
-  return approximate == "tanh" ? activation("gelu_tanh", "gelu_tanh_bw", x, false) : activation("gelu", "gelu_bw", x, false);
+  const bool tanh_form = approximate == "tanh";
+  const char* name = tanh_form ? "gelu_tanh" : "gelu";
+  const auto& with_grad = kernels::table<kernels::UnaryWithGradKernel>(tanh_form ? "gelu_tanh_with_grad" : "gelu_with_grad");
+  if (!autograd::needs_grad({x}) || !with_grad.has(x.device(), x.dtype()))
+    return activation(name, tanh_form ? "gelu_tanh_bw" : "gelu_bw", x, false);
+  // Training: the derivative is computed with the value (sharing its exp and normal CDF) and kept instead of x,
+  // so the backward is one product.
+  detail::check_floating(name, x);
+  const Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype()), d = Tensor::empty(x.shape(), x.dtype());
+  with_grad.get(x.device(), x.dtype())(xc, y, d, {});
+  autograd::record(name, y, {x}, [d](const Tensor& g, Grads& gi) { gi[0] = run_binary("mul", g, d); });
+  return y;
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {

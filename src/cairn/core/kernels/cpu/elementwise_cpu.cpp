@@ -107,6 +107,45 @@ struct Unary {
 #undef CAIRN_UNARY
 };
 
+// out = f(x), grad = f'(x) in one pass over contiguous x, f(v, d) returning the value and setting d: the
+// activation's backward is then one product, g * grad, instead of evaluating the derivative again.
+template <class T, class F>
+void unary_with_grad_map(const Tensor& x, const Tensor& out, const Tensor& grad, const F& f) {
+  T* o = static_cast<T*>(out.raw_data());
+  T* d = static_cast<T*>(grad.raw_data());
+  const T* xp = static_cast<const T*>(x.raw_data());
+  parallel_for(0, out.numel(), kGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) {
+      T di;
+      o[i] = f(xp[i], di);
+      d[i] = di;
+    }
+  });
+}
+
+template <class T>
+struct UnaryWithGrad {
+  // float32 shares the exp and normal CDF between value and derivative (vec_gelu_and_grad); float64, the
+  // gradient checks' precision, evaluates each as its own kernel does.
+  static void gelu(const Tensor& x, const Tensor& out, const Tensor& grad, Scalars) {
+    unary_with_grad_map<T>(x, out, grad, [](T v, T& d) CAIRN_VEC_LAMBDA {
+      if constexpr (std::is_same_v<T, float>) {
+        return vec_gelu_and_grad(v, d);
+      } else {
+        d = gelu_exact_backward(T(1), v);
+        return gelu_exact(v);
+      }
+    });
+  }
+  static void gelu_tanh(const Tensor& x, const Tensor& out, const Tensor& grad, Scalars) {
+    unary_with_grad_map<T>(x, out, grad, [](T v, T& d) CAIRN_VEC_LAMBDA {
+      d = gelu_tanh_form_backward(T(1), v);
+      return gelu_tanh_form(v);
+    });
+  }
+};
+
 template <class T>
 struct IntUnary {
   static void neg(const Tensor& x, const Tensor& out, Scalars) { unary_map<T>(x, out, [](T v) -> T { return -v; }); }
@@ -288,6 +327,8 @@ void register_float(DType dt) {
   U("silu", u::silu); U("softplus", u::softplus); U("pow_scalar", u::pow_scalar); U("clamp", u::clamp);
   U("add_scalar", u::add_scalar); U("mul_scalar", u::mul_scalar); U("rsub_scalar", u::rsub_scalar);
   U("rdiv_scalar", u::rdiv_scalar);
+  auto UG = [&](const char* n, UnaryWithGradKernel k) { registry_table<UnaryWithGradKernel>(n).set(DeviceType::CPU, dt, k); };
+  UG("gelu_with_grad", UnaryWithGrad<T>::gelu); UG("gelu_tanh_with_grad", UnaryWithGrad<T>::gelu_tanh);
   using b = Binary<T>;
   B("add", b::add); B("sub", b::sub); B("mul", b::mul); B("div", b::div); B("maximum", b::maximum);
   B("minimum", b::minimum); B("pow", b::pow); B("relu_bw", b::relu_bw); B("leaky_relu_bw", b::leaky_relu_bw);
