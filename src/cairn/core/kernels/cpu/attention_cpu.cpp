@@ -16,7 +16,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "cairn/core/kernels/cpu/parallel_rows.h"
 #include "cairn/core/kernels/cpu/vec_exp.h"
@@ -79,9 +84,51 @@ void dropout_tile(const AttentionArgs& a, int64_t pair, int64_t i0, int64_t rows
 
 // xt (D x n, row stride n) = rows 0..n of x[b, h] transposed: keys (and, in the backward, values) are transposed
 // once per head, so that every tile's GEMM reads them as they are instead of transposing its tile again.
+#if defined(__AVX512F__)
+// 16 x 16 floats: dst row i (stride ldd) = column i of the 16 rows at src[r] (strided rows, as attention's q, k, v
+// are views into one (B, T, 3, H, D) projection). Unpacks pair rows, then 128-bit lanes are shuffled twice.
+inline void transpose16(const float* const* src, float* dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src[i]);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4)
+    for (int k = 0; k < 2; ++k) {
+      const __m512d a = _mm512_castps_pd(t[i + k]), c = _mm512_castps_pd(t[i + k + 2]);
+      r[i + 2 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+      r[i + 2 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    }
+  for (int i = 0; i < 16; i += 8)
+    for (int k = 0; k < 4; ++k) {
+      t[i + k] = _mm512_shuffle_f32x4(r[i + k], r[i + k + 4], 0x88);
+      t[i + k + 4] = _mm512_shuffle_f32x4(r[i + k], r[i + k + 4], 0xdd);
+    }
+  for (int k = 0; k < 8; ++k) {
+    r[k] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0x88);
+    r[k + 8] = _mm512_shuffle_f32x4(t[k], t[k + 8], 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
+}
+#endif
+
 template <class T>
 void transpose_head(const View4& x, int64_t b, int64_t h, int64_t n, int64_t D, T* xt) {
-  for (int64_t j = 0; j < n; ++j) {
+  int64_t j0 = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (D % 16 == 0)
+      for (; j0 + 16 <= n; j0 += 16) {
+        const float* rows[16];
+        for (int64_t d0 = 0; d0 < D; d0 += 16) {
+          for (int i = 0; i < 16; ++i) rows[i] = x.row<float>(b, h, j0 + i) + d0;
+          transpose16(rows, xt + d0 * n + j0, n);
+        }
+      }
+  }
+#endif
+  for (int64_t j = j0; j < n; ++j) {
     const T* r = x.row<T>(b, h, j);
     for (int64_t d = 0; d < D; ++d) xt[d * n + j] = r[d];
   }
@@ -117,6 +164,36 @@ void score_tile(GemmKernel gemm, const View4& q, const View4& k, const T* kt, in
   }
 }
 
+// The row loops below are OpenMP SIMD reductions (vectorised; the lane-wise order is fixed, so results do not
+// depend on the thread count).
+template <class T>
+T row_max(const T* x, int64_t n) {
+  T mx = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int64_t j = 0; j < n; ++j) mx = x[j] > mx ? x[j] : mx;
+  return mx;
+}
+
+// x[j] = exp(x[j] - shift) in place; returns their sum.
+template <class T>
+T exp_shifted_sum(T* x, int64_t n, T shift) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = vec_exp(x[j] - shift);
+    sum += x[j];
+  }
+  return sum;
+}
+
+template <class T>
+T dot_product(const T* a, const T* b, int64_t n) {
+  T acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t d = 0; d < n; ++d) acc += a[d] * b[d];
+  return acc;
+}
+
 // ---- forward ----
 
 template <class T>
@@ -148,18 +225,13 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
           // Online softmax: P = exp(S - m_new) in place, acc and l rescaled by exp(m_old - m_new).
           for (int64_t r = 0; r < rows; ++r) {
             T* sr = s.data() + r * kKCols;
-            T mx = m[r];
-            for (int64_t j = 0; j < cols; ++j) mx = std::max(mx, sr[j]);
+            const T mx = std::max(m[r], row_max(sr, cols));
             if (mx == kNegInf) {  // every key so far masked: this tile adds nothing
               for (int64_t j = 0; j < cols; ++j) sr[j] = 0;
               continue;
             }
             const T alpha = vec_exp(m[r] - mx);  // 0 on the first visible tile (m = -inf)
-            T sum = 0;
-            for (int64_t j = 0; j < cols; ++j) {
-              sr[j] = vec_exp(sr[j] - mx);
-              sum += sr[j];
-            }
+            const T sum = exp_shifted_sum(sr, cols, mx);
             l[r] = l[r] * alpha + sum;
             m[r] = mx;
             if (alpha != T(1)) {
@@ -221,13 +293,8 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
         const int64_t rows = std::min(kQRows, Tq - i0);
         const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
-        for (int64_t r = 0; r < rows; ++r) {  // D_i = dO_i . O_i
-          const T* g = dO.row<T>(b, h, i0 + r);
-          const T* orow = o.row<T>(b, h, i0 + r);
-          T acc = 0;
-          for (int64_t d = 0; d < Dv; ++d) acc += g[d] * orow[d];
-          Di[r] = acc;
-        }
+        for (int64_t r = 0; r < rows; ++r)  // D_i = dO_i . O_i
+          Di[r] = dot_product(dO.row<T>(b, h, i0 + r), o.row<T>(b, h, i0 + r), Dv);
         std::fill(dqacc.begin(), dqacc.end(), T(0));
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
