@@ -81,6 +81,31 @@ TEST(Gemm, EveryTransposeAlphaAndBetaOnBothPaths) {
                 << " beta " << beta << " padded " << padded;
 }
 
+// On several threads, oneDNN-sized float32 products run as one single-threaded primitive per block of rows of C
+// (100 rows: 56 + 44 on two threads, 40 + 40 + 20 on three). Every case as above, and the same bits as on one thread.
+TEST(Gemm, RowBlocksOverThreadsGiveTheOneThreadResult) {
+  const int saved = num_threads();
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (auto [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{-2.0, 0.75}})
+          EXPECT_LT(gemm_error({ta, tb, 100, 96, 80, alpha, beta, false}), 1e-5)
+              << "threads " << threads << " ta " << ta << " tb " << tb << " alpha " << alpha << " beta " << beta;
+  }
+  Generator g(9);
+  const Tensor x = randn({100, 96}, DType::f32, &g), w = randn({80, 96}, DType::f32, &g), b = randn({80}, DType::f32, &g);
+  set_num_threads(1);
+  const std::vector<float> one = linear(x, w, b, Fused::relu).to_vector<float>();
+  const std::vector<float> prod = matmul(x.transpose(0, 1), x).to_vector<float>();
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    EXPECT_EQ(linear(x, w, b, Fused::relu).to_vector<float>(), one) << "threads " << threads;
+    EXPECT_EQ(matmul(x.transpose(0, 1), x).to_vector<float>(), prod) << "threads " << threads;
+  }
+  set_num_threads(saved);
+}
+
 // linear on float32 above the size threshold takes the fused kernel (one oneDNN matmul with bias and relu) when
 // oneDNN is built in; float64 always runs GEMM and elementwise steps. Both must agree, values and gradients.
 TEST(Gemm, FusedLinearMatchesTheStepByStepPath) {
