@@ -68,10 +68,12 @@ TEST(Gemm, EveryTransposeAlphaAndBetaOnBothPaths) {
   // 64 x 96 x 80 (491,520 multiply-adds) with dense rows goes to oneDNN when it is built in; padded rows (oneDNN
   // would use its plain sgemm) go to OpenBLAS; the small products to the register-blocked small kernel on AVX-512
   // CPUs (13 x 70 x 33: a remainder of rows after blocks of 4 and two column blocks, the second 6 wide; with B
-  // transposed and fewer than 16 rows, dot products: 1 x 70 x 128, 3 x 9 x 37 with a k tail), else OpenBLAS.
+  // transposed and fewer than 16 rows, dot products: 1 x 70 x 128, 3 x 9 x 37 with a k tail; two column vectors
+  // in blocks of 8 rows, then 4, then 1: 21 x 32 x 16), else OpenBLAS.
   for (auto [M, N, K] : {std::array<int64_t, 3>{64, 96, 80}, std::array<int64_t, 3>{8, 12, 10},
                          std::array<int64_t, 3>{13, 70, 33}, std::array<int64_t, 3>{1, 1, 1},
-                         std::array<int64_t, 3>{1, 70, 128}, std::array<int64_t, 3>{3, 9, 37}})
+                         std::array<int64_t, 3>{1, 70, 128}, std::array<int64_t, 3>{3, 9, 37},
+                         std::array<int64_t, 3>{21, 32, 16}})
     for (bool padded : {false, true})
       for (bool ta : {false, true})
         for (bool tb : {false, true})
