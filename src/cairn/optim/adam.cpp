@@ -91,8 +91,9 @@ void adam_loop_avx512(float* __restrict p, const float* __restrict g, float* __r
 }
 #endif
 
+// The update of elements [b, e) of p, g, m, v, vmax (vmax null without amsgrad), as PyTorch's single-tensor Adam.
 template <class T>
-void adam_update(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamStep& s) {
+void adam_range(T* p, const T* g, T* m, T* v, T* vmax, int64_t b, int64_t e, const AdamStep& s) {
   const double t = static_cast<double>(s.step);
   const double bias_correction1 = 1 - std::pow(s.beta1, t);
   const double bias_correction2 = 1 - std::pow(s.beta2, t);
@@ -104,17 +105,15 @@ void adam_update(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamSte
   const T decay = static_cast<T>(1 - s.lr * s.weight_decay);
   // The branches are template arguments so the loop body has none and vectorizes.
   auto run = [&](auto amsgrad, auto decoupled, auto coupled) {
-    detail::for_chunks(n, [&](int64_t b, int64_t e) {
 #if defined(__AVX512F__)
-      if constexpr (std::is_same_v<T, float>) {
-        adam_loop_avx512<decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
-            p, g, m, v, vmax, b, e, neg_step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay);
-        return;
-      }
-#endif
-      adam_loop<T, decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
+    if constexpr (std::is_same_v<T, float>) {
+      adam_loop_avx512<decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
           p, g, m, v, vmax, b, e, neg_step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay);
-    });
+      return;
+    }
+#endif
+    adam_loop<T, decltype(amsgrad)::value, decltype(decoupled)::value, decltype(coupled)::value>(
+        p, g, m, v, vmax, b, e, neg_step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay);
   };
   using Yes = std::true_type;
   using No = std::false_type;
@@ -157,16 +156,24 @@ AdamOptions Adam::validated(AdamOptions o) const {
   return o;
 }
 
-void Adam::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
-  Tensor& m = detail::state_buffer(st, "exp_avg", param, 0.0);
-  Tensor& v = detail::state_buffer(st, "exp_avg_sq", param, 0.0);
+Optimizer::RangeUpdate Adam::range_update(const Tensor& param, const Tensor& grad, ParamState& st,
+                                          const ParamGroup& group) {
+  Tensor m = detail::state_buffer(st, "exp_avg", param, 0.0);
+  Tensor v = detail::state_buffer(st, "exp_avg_sq", param, 0.0);
   Tensor vmax = opts_.amsgrad ? detail::state_buffer(st, "max_exp_avg_sq", param, 0.0) : Tensor();
   const AdamStep s{*group.lr, *group.weight_decay, opts_.beta1, opts_.beta2, opts_.eps, st.step, decoupled_};
-  detail::dispatch(param.dtype(), [&](auto t) {
-    using T = decltype(t);
-    adam_update<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(),
-                   opts_.amsgrad ? vmax.data<T>() : nullptr, param.numel(), s);
-  });
+  // The tensors are held by the function: a gradient made contiguous for this step lives until it has run.
+  return [param, grad, m, v, vmax, s](int64_t b, int64_t e) {
+    detail::dispatch(param.dtype(), [&](auto t) {
+      using T = decltype(t);
+      adam_range<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), vmax.defined() ? vmax.data<T>() : nullptr,
+                    b, e, s);
+    });
+  };
+}
+
+void Adam::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
+  detail::for_chunks(param.numel(), range_update(param, grad, st, group));
 }
 
 std::map<std::string, double> Adam::options() const {

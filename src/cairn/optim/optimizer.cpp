@@ -1,9 +1,11 @@
 #include "cairn/optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "cairn/core/autograd/autograd.h"
+#include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
 
 namespace cairn::optim {
@@ -98,8 +100,29 @@ void Optimizer::zero_grad() {
     for (auto& p : g.params) p.zero_grad();
 }
 
+namespace {
+// Runs each update over its whole range, the threads splitting every range in equal parts of whole 16-element
+// blocks (so a vectorised loop sees the same blocks whatever the thread count).
+void run_range_updates(const std::vector<std::pair<int64_t, std::function<void(int64_t, int64_t)>>>& updates) {
+  const int nt = num_threads();
+  if (nt <= 1 || omp_in_parallel()) {
+    for (const auto& [n, f] : updates) f(0, n);
+    return;
+  }
+  parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      for (const auto& [n, f] : updates) {
+        const int64_t per = (n + 16 * nt - 1) / (16 * nt) * 16;
+        const int64_t b = t * per, e = std::min(n, b + per);
+        if (b < e) f(b, e);
+      }
+  });
+}
+}  // namespace
+
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<std::pair<int64_t, RangeUpdate>> ranged;
   size_t index = 0;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& group = groups_[gi];
@@ -117,9 +140,11 @@ void Optimizer::step() {
       // Gradients from backward are fresh contiguous buffers; one set by hand may be a view.
       if (!grad.is_contiguous()) grad = grad.contiguous();
       ++st.step;
-      update(p, grad, st, group);
+      if (RangeUpdate f = range_update(p, grad, st, group)) ranged.emplace_back(p.numel(), std::move(f));
+      else update(p, grad, st, group);
     }
   }
+  run_range_updates(ranged);
 }
 
 double Optimizer::lr() const { return *groups_.at(0).lr / groups_[0].lr_scale; }

@@ -88,6 +88,7 @@ class Adam : public Optimizer {
   // decoupled: AdamW's weight decay.
   Adam(std::string name, std::vector<ParamGroup> groups, AdamOptions opts, bool decoupled);
   void update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
+  RangeUpdate range_update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
   std::map<std::string, double> options() const override;
   void set_options(const std::map<std::string, double>& values) override;
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
