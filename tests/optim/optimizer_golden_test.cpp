@@ -174,6 +174,8 @@ TEST(OptimizerThreads, SameUpdateWhateverTheThreadCount) {
       {"adam", {{"lr", 1e-3}, {"weight_decay", 0.1}, {"amsgrad", 1}}},
       {"adamw", {{"lr", 1e-3}}},
       {"rmsprop", {{"lr", 1e-3}}},
+      {"rmsprop", {{"lr", 1e-3}, {"centered", 1}, {"momentum", 0.9}}},
+      {"adagrad", {{"lr", 1e-2}, {"lr_decay", 0.01}}},
       {"sgd", {{"lr", 1e-2}, {"momentum", 0.9}}}};
   for (const auto& [name, opts] : cases) {
     const std::vector<float> one = after_three_steps(name, opts, 1);

@@ -12,17 +12,15 @@ namespace {
 //   g = g.add(p, alpha=wd);  sum.addcmul_(g, g, value=1);  std = sum.sqrt().add_(eps)
 //   p.addcdiv_(g, std, value=-clr),  clr = lr / (1 + (t-1)*lr_decay)
 template <class T>
-void adagrad_update(T* p, const T* g, T* sum, int64_t n, double clr, double weight_decay, double eps) {
+void adagrad_update(T* p, const T* g, T* sum, int64_t b, int64_t e, double clr, double weight_decay, double eps) {
   const T neg_clr = static_cast<T>(-clr), wd = static_cast<T>(weight_decay), teps = static_cast<T>(eps);
-  detail::for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T gi = g[i];
-      if (weight_decay != 0) gi = gi + wd * p[i];
-      sum[i] = sum[i] + gi * gi;
-      const T std_dev = std::sqrt(sum[i]) + teps;
-      p[i] = p[i] + (neg_clr * gi) / std_dev;
-    }
-  });
+  for (int64_t i = b; i < e; ++i) {
+    T gi = g[i];
+    if (weight_decay != 0) gi = gi + wd * p[i];
+    sum[i] = sum[i] + gi * gi;
+    const T std_dev = std::sqrt(sum[i]) + teps;
+    p[i] = p[i] + (neg_clr * gi) / std_dev;
+  }
 }
 
 }  // namespace
@@ -40,14 +38,16 @@ AdagradOptions Adagrad::validated(AdagradOptions o) const {
   return o;
 }
 
-void Adagrad::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
-  Tensor& sum = detail::state_buffer(st, "sum", param, opts_.initial_accumulator_value);
+Optimizer::RangeUpdate Adagrad::update(const Tensor& param, const Tensor& grad, ParamState& st,
+                                       const ParamGroup& group) {
+  Tensor sum = detail::state_buffer(st, "sum", param, opts_.initial_accumulator_value);
   const double clr = *group.lr / (1 + static_cast<double>(st.step - 1) * opts_.lr_decay);
-  detail::dispatch(param.dtype(), [&](auto t) {
-    using T = decltype(t);
-    adagrad_update<T>(param.data<T>(), grad.data<T>(), sum.data<T>(), param.numel(), clr, *group.weight_decay,
-                      opts_.eps);
-  });
+  return [param, grad, sum, clr, wd = *group.weight_decay, eps = opts_.eps](int64_t b, int64_t e) {
+    detail::dispatch(param.dtype(), [&](auto t) {
+      using T = decltype(t);
+      adagrad_update<T>(param.data<T>(), grad.data<T>(), sum.data<T>(), b, e, clr, wd, eps);
+    });
+  };
 }
 
 std::map<std::string, double> Adagrad::options() const {

@@ -156,13 +156,12 @@ AdamOptions Adam::validated(AdamOptions o) const {
   return o;
 }
 
-Optimizer::RangeUpdate Adam::range_update(const Tensor& param, const Tensor& grad, ParamState& st,
-                                          const ParamGroup& group) {
+Optimizer::RangeUpdate Adam::update(const Tensor& param, const Tensor& grad, ParamState& st,
+                                    const ParamGroup& group) {
   Tensor m = detail::state_buffer(st, "exp_avg", param, 0.0);
   Tensor v = detail::state_buffer(st, "exp_avg_sq", param, 0.0);
   Tensor vmax = opts_.amsgrad ? detail::state_buffer(st, "max_exp_avg_sq", param, 0.0) : Tensor();
   const AdamStep s{*group.lr, *group.weight_decay, opts_.beta1, opts_.beta2, opts_.eps, st.step, decoupled_};
-  // The tensors are held by the function: a gradient made contiguous for this step lives until it has run.
   return [param, grad, m, v, vmax, s](int64_t b, int64_t e) {
     detail::dispatch(param.dtype(), [&](auto t) {
       using T = decltype(t);
@@ -170,10 +169,6 @@ Optimizer::RangeUpdate Adam::range_update(const Tensor& param, const Tensor& gra
                     b, e, s);
     });
   };
-}
-
-void Adam::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
-  detail::for_chunks(param.numel(), range_update(param, grad, st, group));
 }
 
 std::map<std::string, double> Adam::options() const {

@@ -122,7 +122,7 @@ void run_range_updates(const std::vector<std::pair<int64_t, std::function<void(i
 
 void Optimizer::step() {
   NoGradGuard no_grad;
-  std::vector<std::pair<int64_t, RangeUpdate>> ranged;
+  std::vector<std::pair<int64_t, RangeUpdate>> updates;
   size_t index = 0;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& group = groups_[gi];
@@ -140,11 +140,10 @@ void Optimizer::step() {
       // Gradients from backward are fresh contiguous buffers; one set by hand may be a view.
       if (!grad.is_contiguous()) grad = grad.contiguous();
       ++st.step;
-      if (RangeUpdate f = range_update(p, grad, st, group)) ranged.emplace_back(p.numel(), std::move(f));
-      else update(p, grad, st, group);
+      updates.emplace_back(p.numel(), update(p, grad, st, group));
     }
   }
-  run_range_updates(ranged);
+  run_range_updates(updates);
 }
 
 double Optimizer::lr() const { return *groups_.at(0).lr / groups_[0].lr_scale; }

@@ -106,18 +106,13 @@ class Optimizer {
   // Subclasses call this at the end of their constructor (after their options are validated).
   void init_groups(std::vector<ParamGroup> groups);
 
-  // One fused update of `param` (contiguous) by `grad` (contiguous, same shape and dtype).
-  // st.step has already been incremented for this update.
-  virtual void update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) = 0;
-  // The same update as a function of a range of elements, for step() to run every parameter's in one parallel
-  // region (each thread its share of each parameter) instead of one region per parameter: called on the
-  // calling thread with the arguments of update() (state created, scalars fixed), then from several threads on
-  // disjoint ranges, each element's result independent of the ranges. Empty: step() calls update() instead.
+  // One fused update of `param` (contiguous) by `grad` (contiguous, same shape and dtype), as a function of a
+  // range of elements: prepared on the calling thread (state created, scalars fixed; st.step has already been
+  // incremented), then called from several threads on disjoint ranges covering [0, numel), each element's
+  // result independent of the ranges. step() runs every parameter's in one parallel region, each thread its
+  // share of each parameter, instead of one region per parameter. The function holds what it reads.
   using RangeUpdate = std::function<void(int64_t begin, int64_t end)>;
-  virtual RangeUpdate range_update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
-    (void)param, (void)grad, (void)st, (void)group;
-    return {};
-  }
+  virtual RangeUpdate update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) = 0;
   // The algorithm's hyper-parameters by name (booleans as 0/1), for state_dict.
   virtual std::map<std::string, double> options() const = 0;
   // Validates and sets them (all keys of options() are present); throws ValueError.

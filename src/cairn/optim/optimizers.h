@@ -67,7 +67,7 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, SGDOptions opts) : SGD(one_group(std::move(params)), opts) {}
 
  protected:
-  void update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
+  RangeUpdate update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
   std::map<std::string, double> options() const override;
   void set_options(const std::map<std::string, double>& values) override;
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
@@ -87,8 +87,7 @@ class Adam : public Optimizer {
  protected:
   // decoupled: AdamW's weight decay.
   Adam(std::string name, std::vector<ParamGroup> groups, AdamOptions opts, bool decoupled);
-  void update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
-  RangeUpdate range_update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
+  RangeUpdate update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
   std::map<std::string, double> options() const override;
   void set_options(const std::map<std::string, double>& values) override;
   std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
@@ -123,7 +122,7 @@ class RMSprop : public Optimizer {
       : RMSprop(one_group(std::move(params)), opts) {}
 
  protected:
-  void update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
+  RangeUpdate update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
   std::map<std::string, double> options() const override;
   void set_options(const std::map<std::string, double>& values) override;
   std::vector<std::string> buffer_names() const override { return {"square_avg", "momentum_buffer", "grad_avg"}; }
@@ -141,7 +140,7 @@ class Adagrad : public Optimizer {
       : Adagrad(one_group(std::move(params)), opts) {}
 
  protected:
-  void update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
+  RangeUpdate update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) override;
   std::map<std::string, double> options() const override;
   void set_options(const std::map<std::string, double>& values) override;
   std::vector<std::string> buffer_names() const override { return {"sum"}; }

@@ -15,31 +15,29 @@ namespace {
 //   else avg = sq.sqrt();  avg.add_(eps)
 //   momentum: buf.mul_(momentum).addcdiv_(g, avg); p.add_(buf, alpha=-lr)  else p.addcdiv_(g, avg, value=-lr)
 template <class T>
-void rmsprop_update(T* p, const T* g, T* sq, T* ga, T* buf, int64_t n, double lr, double weight_decay,
+void rmsprop_update(T* p, const T* g, T* sq, T* ga, T* buf, int64_t b, int64_t e, double lr, double weight_decay,
                     double alpha, double eps, double momentum) {
   const T a = static_cast<T>(alpha), one_minus_a = static_cast<T>(1 - alpha), teps = static_cast<T>(eps);
   const T wd = static_cast<T>(weight_decay), mom = static_cast<T>(momentum), neg_lr = static_cast<T>(-lr);
-  detail::for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T gi = g[i];
-      if (weight_decay != 0) gi = gi + wd * p[i];
-      sq[i] = sq[i] * a + (one_minus_a * gi) * gi;
-      T avg;
-      if (ga) {
-        ga[i] = ga[i] * a + one_minus_a * gi;
-        avg = std::sqrt(sq[i] + (-ga[i]) * ga[i]);
-      } else {
-        avg = std::sqrt(sq[i]);
-      }
-      avg = avg + teps;
-      if (buf) {
-        buf[i] = buf[i] * mom + gi / avg;
-        p[i] = p[i] + neg_lr * buf[i];
-      } else {
-        p[i] = p[i] + (neg_lr * gi) / avg;
-      }
+  for (int64_t i = b; i < e; ++i) {
+    T gi = g[i];
+    if (weight_decay != 0) gi = gi + wd * p[i];
+    sq[i] = sq[i] * a + (one_minus_a * gi) * gi;
+    T avg;
+    if (ga) {
+      ga[i] = ga[i] * a + one_minus_a * gi;
+      avg = std::sqrt(sq[i] + (-ga[i]) * ga[i]);
+    } else {
+      avg = std::sqrt(sq[i]);
     }
-  });
+    avg = avg + teps;
+    if (buf) {
+      buf[i] = buf[i] * mom + gi / avg;
+      p[i] = p[i] + neg_lr * buf[i];
+    } else {
+      p[i] = p[i] + (neg_lr * gi) / avg;
+    }
+  }
 }
 
 }  // namespace
@@ -56,16 +54,18 @@ RMSpropOptions RMSprop::validated(RMSpropOptions o) const {
   return o;
 }
 
-void RMSprop::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
-  Tensor& sq = detail::state_buffer(st, "square_avg", param, 0.0);
+Optimizer::RangeUpdate RMSprop::update(const Tensor& param, const Tensor& grad, ParamState& st,
+                                       const ParamGroup& group) {
+  Tensor sq = detail::state_buffer(st, "square_avg", param, 0.0);
   Tensor ga = opts_.centered ? detail::state_buffer(st, "grad_avg", param, 0.0) : Tensor();
   Tensor buf = opts_.momentum > 0 ? detail::state_buffer(st, "momentum_buffer", param, 0.0) : Tensor();
-  detail::dispatch(param.dtype(), [&](auto t) {
-    using T = decltype(t);
-    rmsprop_update<T>(param.data<T>(), grad.data<T>(), sq.data<T>(), ga.defined() ? ga.data<T>() : nullptr,
-                      buf.defined() ? buf.data<T>() : nullptr, param.numel(), *group.lr, *group.weight_decay,
-                      opts_.alpha, opts_.eps, opts_.momentum);
-  });
+  return [param, grad, sq, ga, buf, lr = *group.lr, wd = *group.weight_decay, o = opts_](int64_t b, int64_t e) {
+    detail::dispatch(param.dtype(), [&](auto t) {
+      using T = decltype(t);
+      rmsprop_update<T>(param.data<T>(), grad.data<T>(), sq.data<T>(), ga.defined() ? ga.data<T>() : nullptr,
+                        buf.defined() ? buf.data<T>() : nullptr, b, e, lr, wd, o.alpha, o.eps, o.momentum);
+    });
+  };
 }
 
 std::map<std::string, double> RMSprop::options() const {

@@ -13,22 +13,20 @@ namespace {
 //   d = g.add(p, alpha=wd); buf = d.clone() | buf.mul_(m).add_(d, alpha=1-damp);
 //   d = d.add(buf, alpha=m) (nesterov) | buf;  p.add_(d, alpha=-lr)
 template <class T>
-void sgd_update(T* p, const T* g, T* buf, int64_t n, double lr, double wd, double momentum, double dampening,
-                bool nesterov, bool first) {
+void sgd_update(T* p, const T* g, T* buf, int64_t b, int64_t e, double lr, double wd, double momentum,
+                double dampening, bool nesterov, bool first) {
   const T neg_lr = static_cast<T>(-lr), twd = static_cast<T>(wd), m = static_cast<T>(momentum),
           keep = static_cast<T>(1.0 - dampening);
-  detail::for_chunks(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      T d = g[i];
-      if (wd != 0) d = d + twd * p[i];
-      if (buf) {
-        if (first) buf[i] = d;
-        else buf[i] = buf[i] * m + keep * d;
-        d = nesterov ? d + m * buf[i] : buf[i];
-      }
-      p[i] = p[i] + neg_lr * d;
+  for (int64_t i = b; i < e; ++i) {
+    T d = g[i];
+    if (wd != 0) d = d + twd * p[i];
+    if (buf) {
+      if (first) buf[i] = d;
+      else buf[i] = buf[i] * m + keep * d;
+      d = nesterov ? d + m * buf[i] : buf[i];
     }
-  });
+    p[i] = p[i] + neg_lr * d;
+  }
 }
 
 }  // namespace
@@ -47,15 +45,16 @@ SGDOptions SGD::validated(SGDOptions o) const {
   return o;
 }
 
-void SGD::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
-  const bool use_momentum = opts_.momentum != 0;
+Optimizer::RangeUpdate SGD::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
   bool first = false;
-  Tensor buf = use_momentum ? detail::state_buffer(st, "momentum_buffer", param, 0.0, &first) : Tensor();
-  detail::dispatch(param.dtype(), [&](auto t) {
-    using T = decltype(t);
-    sgd_update<T>(param.data<T>(), grad.data<T>(), use_momentum ? buf.data<T>() : nullptr, param.numel(),
-                  *group.lr, *group.weight_decay, opts_.momentum, opts_.dampening, opts_.nesterov, first);
-  });
+  Tensor buf = opts_.momentum != 0 ? detail::state_buffer(st, "momentum_buffer", param, 0.0, &first) : Tensor();
+  return [param, grad, buf, first, lr = *group.lr, wd = *group.weight_decay, o = opts_](int64_t b, int64_t e) {
+    detail::dispatch(param.dtype(), [&](auto t) {
+      using T = decltype(t);
+      sgd_update<T>(param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr, b, e, lr, wd,
+                    o.momentum, o.dampening, o.nesterov, first);
+    });
+  };
 }
 
 std::map<std::string, double> SGD::options() const {
