@@ -224,7 +224,8 @@ template <class For>
 RowSplit row_split(int64_t M, const For& primitive_for) {
   RowSplit sp;
   const int nt = num_threads();
-  if (nt <= 1 || omp_in_parallel() || M < 32 * nt) return sp;
+  // At least 64 rows a part: a 64-row product (an MLP's batch) runs faster as oneDNN splits it (by columns).
+  if (nt <= 1 || omp_in_parallel() || M < 64 * nt) return sp;
   const int64_t rows = (M + nt - 1) / nt;
   sp.rows = (rows + 7) / 8 * 8;  // whole vectors of output rows per part
   sp.last = M - (nt - 1) * sp.rows;
