@@ -83,8 +83,9 @@ TEST(Gemm, EveryTransposeAlphaAndBetaOnBothPaths) {
                 << " beta " << beta << " padded " << padded;
 }
 
-// On several threads, oneDNN-sized float32 products run as one single-threaded primitive per block of rows of C
-// (100 rows: 56 + 44 on two threads, 40 + 40 + 20 on three). Every case as above, and the same bits as on one thread.
+// On several threads, oneDNN-sized float32 products of at least 64 rows a thread run as one single-threaded
+// primitive per block of rows of C (300 rows: 152 + 148 on two threads, 104 + 104 + 92 on three). Every case as
+// above, and the same bits as on one thread.
 TEST(Gemm, RowBlocksOverThreadsGiveTheOneThreadResult) {
   const int saved = num_threads();
   for (int threads : {2, 3}) {
@@ -92,18 +93,19 @@ TEST(Gemm, RowBlocksOverThreadsGiveTheOneThreadResult) {
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (auto [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{-2.0, 0.75}})
-          EXPECT_LT(gemm_error({ta, tb, 100, 96, 80, alpha, beta, false}), 1e-5)
+          EXPECT_LT(gemm_error({ta, tb, 300, 96, 80, alpha, beta, false}), 1e-5)
               << "threads " << threads << " ta " << ta << " tb " << tb << " alpha " << alpha << " beta " << beta;
   }
   Generator g(9);
-  const Tensor x = randn({100, 96}, DType::f32, &g), w = randn({80, 96}, DType::f32, &g), b = randn({80}, DType::f32, &g);
+  const Tensor x = randn({300, 96}, DType::f32, &g), w = randn({80, 96}, DType::f32, &g), b = randn({80}, DType::f32, &g);
+  const Tensor t = randn({100, 300}, DType::f32, &g);
   set_num_threads(1);
   const std::vector<float> one = linear(x, w, b, Fused::relu).to_vector<float>();
-  const std::vector<float> prod = matmul(x.transpose(0, 1), x).to_vector<float>();
+  const std::vector<float> prod = matmul(t.transpose(0, 1), t).to_vector<float>();
   for (int threads : {2, 3}) {
     set_num_threads(threads);
     EXPECT_EQ(linear(x, w, b, Fused::relu).to_vector<float>(), one) << "threads " << threads;
-    EXPECT_EQ(matmul(x.transpose(0, 1), x).to_vector<float>(), prod) << "threads " << threads;
+    EXPECT_EQ(matmul(t.transpose(0, 1), t).to_vector<float>(), prod) << "threads " << threads;
   }
   set_num_threads(saved);
 }
