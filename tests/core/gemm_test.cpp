@@ -97,7 +97,8 @@ TEST(Gemm, RowBlocksOverThreadsGiveTheOneThreadResult) {
               << "threads " << threads << " ta " << ta << " tb " << tb << " alpha " << alpha << " beta " << beta;
   }
   Generator g(9);
-  const Tensor x = randn({300, 96}, DType::f32, &g), w = randn({80, 96}, DType::f32, &g), b = randn({80}, DType::f32, &g);
+  const Tensor x = randn({300, 96}, DType::f32, &g), w = randn({80, 96}, DType::f32, &g);
+  const Tensor b = randn({80}, DType::f32, &g);
   const Tensor t = randn({100, 300}, DType::f32, &g);
   set_num_threads(1);
   const std::vector<float> one = linear(x, w, b, Fused::relu).to_vector<float>();

@@ -70,6 +70,13 @@ TEST(OptimErrors, StepAndLr) {
   ps[0].set_grad(zeros({2, 2}, DType::f64));
   expect_error<DTypeError>([&] { opt.step(); }, {"float64", "float32"});
   EXPECT_EQ(opt.state(0).step, 0);  // nothing was updated
+  // A bad gradient on a later parameter: the earlier ones are neither updated nor counted.
+  ps[0].set_grad(ones({2, 2}));
+  ps[1].set_grad(zeros({5}));
+  const std::vector<float> before = ps[0].to_vector<float>();
+  expect_error<ShapeError>([&] { opt.step(); }, {"parameter 1"});
+  EXPECT_EQ(opt.state(0).step, 0);
+  EXPECT_EQ(ps[0].to_vector<float>(), before);
   expect_error<ValueError>([&] { opt.set_lr(-1); }, {"lr"});
   expect_error<ValueError>([&] { opt.set_lr(std::nan("")); }, {"lr"});
   expect_error<IndexError>([&] { opt.set_group_lr(3, 0.1); }, {"group 3"});

@@ -165,8 +165,8 @@ Optimizer::RangeUpdate Adam::update(const Tensor& param, const Tensor& grad, Par
   return [param, grad, m, v, vmax, s](int64_t b, int64_t e) {
     detail::dispatch(param.dtype(), [&](auto t) {
       using T = decltype(t);
-      adam_range<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), vmax.defined() ? vmax.data<T>() : nullptr,
-                    b, e, s);
+      adam_range<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(),
+                    vmax.defined() ? vmax.data<T>() : nullptr, b, e, s);
     });
   };
 }

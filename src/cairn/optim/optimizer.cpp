@@ -122,7 +122,14 @@ void run_range_updates(const std::vector<std::pair<int64_t, std::function<void(i
 
 void Optimizer::step() {
   NoGradGuard no_grad;
-  std::vector<std::pair<int64_t, RangeUpdate>> updates;
+  // Every parameter is checked before any state changes, so a bad one leaves the optimizer as it was.
+  struct Pending {
+    const Tensor* param;
+    Tensor grad;
+    ParamState* state;
+    const ParamGroup* group;
+  };
+  std::vector<Pending> pending;
   size_t index = 0;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& group = groups_[gi];
@@ -139,9 +146,14 @@ void Optimizer::step() {
                   " is no longer contiguous; parameters must keep their layout");
       // Gradients from backward are fresh contiguous buffers; one set by hand may be a view.
       if (!grad.is_contiguous()) grad = grad.contiguous();
-      ++st.step;
-      updates.emplace_back(p.numel(), update(p, grad, st, group));
+      pending.push_back({&p, std::move(grad), &st, &group});
     }
+  }
+  std::vector<std::pair<int64_t, RangeUpdate>> updates;
+  updates.reserve(pending.size());
+  for (Pending& u : pending) {
+    ++u.state->step;
+    updates.emplace_back(u.param->numel(), update(*u.param, u.grad, *u.state, *u.group));
   }
   run_range_updates(updates);
 }

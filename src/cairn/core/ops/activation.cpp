@@ -30,7 +30,8 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
               approximate, "\"");
   const bool tanh_form = approximate == "tanh";
   const char* name = tanh_form ? "gelu_tanh" : "gelu";
-  const auto& with_grad = kernels::table<kernels::UnaryWithGradKernel>(tanh_form ? "gelu_tanh_with_grad" : "gelu_with_grad");
+  const auto& with_grad =
+      kernels::table<kernels::UnaryWithGradKernel>(tanh_form ? "gelu_tanh_with_grad" : "gelu_with_grad");
   if (!autograd::needs_grad({x}) || !with_grad.has(x.device(), x.dtype()))
     return activation(name, tanh_form ? "gelu_tanh_bw" : "gelu_bw", x, false);
   // Training: the derivative is computed with the value (sharing its exp and normal CDF) and kept instead of x,

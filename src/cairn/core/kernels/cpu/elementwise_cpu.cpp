@@ -327,7 +327,9 @@ void register_float(DType dt) {
   U("silu", u::silu); U("softplus", u::softplus); U("pow_scalar", u::pow_scalar); U("clamp", u::clamp);
   U("add_scalar", u::add_scalar); U("mul_scalar", u::mul_scalar); U("rsub_scalar", u::rsub_scalar);
   U("rdiv_scalar", u::rdiv_scalar);
-  auto UG = [&](const char* n, UnaryWithGradKernel k) { registry_table<UnaryWithGradKernel>(n).set(DeviceType::CPU, dt, k); };
+  auto UG = [&](const char* n, UnaryWithGradKernel k) {
+    registry_table<UnaryWithGradKernel>(n).set(DeviceType::CPU, dt, k);
+  };
   UG("gelu_with_grad", UnaryWithGrad<T>::gelu); UG("gelu_tanh_with_grad", UnaryWithGrad<T>::gelu_tanh);
   using b = Binary<T>;
   B("add", b::add); B("sub", b::sub); B("mul", b::mul); B("div", b::div); B("maximum", b::maximum);

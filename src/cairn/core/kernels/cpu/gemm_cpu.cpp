@@ -227,7 +227,7 @@ RowSplit row_split(int64_t M, const For& primitive_for) {
   // At least 64 rows a part: a 64-row product (an MLP's batch) runs faster as oneDNN splits it (by columns).
   if (nt <= 1 || omp_in_parallel() || M < 64 * nt) return sp;
   const int64_t rows = (M + nt - 1) / nt;
-  sp.rows = (rows + 7) / 8 * 8;  // whole vectors of output rows per part
+  sp.rows = (rows + 7) / 8 * 8;  // a multiple of 8 rows per part
   sp.last = M - (nt - 1) * sp.rows;
   if (sp.last <= 0) return sp;
   sp.body = primitive_for(sp.rows);
@@ -255,7 +255,9 @@ bool linear_f32(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, con
       return true;
     }
   }
-  const RowSplit sp = row_split(M, [&](int64_t rows) { return linear_for(rows, N, K, ldx, bias != nullptr, relu, false, true); });
+  const RowSplit sp = row_split(M, [&](int64_t rows) {
+    return linear_for(rows, N, K, ldx, bias != nullptr, relu, false, true);
+  });
   if (sp.parts > 1) {
     run_split(sp, [&](const DnnlMatmul& m, int64_t m0) {
       run(m, static_cast<const float*>(x) + m0 * ldx, w, bias, static_cast<float*>(y) + m0 * N);
@@ -399,7 +401,9 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
         return;
       }
     }
-    const RowSplit sp = row_split(M, [&](int64_t rows) { return gemm_for(ta, tb, rows, N, K, a, lda, ldb, b, ldc, false, true); });
+    const RowSplit sp = row_split(M, [&](int64_t rows) {
+      return gemm_for(ta, tb, rows, N, K, a, lda, ldb, b, ldc, false, true);
+    });
     if (sp.parts > 1) {
       const int64_t a_row = ta ? 1 : lda;  // elements between rows of op(A)
       run_split(sp, [&](const DnnlMatmul& m, int64_t m0) {
