@@ -162,6 +162,26 @@ TEST(Attention, PackedSelfAttentionMatchesUnpacked) {
   EXPECT_LT(max_diff(a.grad(), b.grad()), 1e-13);
 }
 
+TEST(Attention, Float32HeadsOf32FromAPackedProjectionMatchTheMathPath) {
+  // The training shape's path: float32 heads 32 wide (keys and values transposed 16 x 16 in registers, 8-row GEMM
+  // blocks), read from one fused projection with strided rows; 37 positions leave a partial 16-row block.
+  const int64_t B = 2, T = 37, H = 3, D = 32, C = H * D;
+  for (bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "full");
+    const AttentionOptions opt{.causal = causal};
+    const Tensor x = R({B, T, 3 * C}, 25), w = R({B, T, C}, 26);
+    Tensor x32 = x.to(DType::f32).requires_grad_(), x64 = x.clone().requires_grad_();
+    Tensor y32 = self_attention_packed(x32, H, opt);
+    auto parts = split(x64, C, 2);
+    auto heads = [&](const Tensor& t) { return t.reshape({B, T, H, D}).transpose(1, 2); };
+    Tensor y64 = reference(heads(parts[0]), heads(parts[1]), heads(parts[2]), opt).transpose(1, 2).reshape({B, T, C});
+    EXPECT_LT(max_diff(y32, y64), 2e-6);
+    sum(y32 * w.to(DType::f32)).backward();
+    sum(y64 * w).backward();
+    EXPECT_LT(max_diff(x32.grad(), x64.grad()), 1e-5);
+  }
+}
+
 TEST(Attention, FullyMaskedRowGivesZerosNotNaN) {
   Tensor q = R({1, 1, 3, 2}, 18).requires_grad_(), k = R({1, 1, 3, 2}, 19).requires_grad_(),
          v = R({1, 1, 3, 2}, 20).requires_grad_();

@@ -82,8 +82,6 @@ void dropout_tile(const AttentionArgs& a, int64_t pair, int64_t i0, int64_t rows
       z[r * kKCols + j] = attention_dropout_bits(a.seed, pair, i0 + r, j0 + j, Tq, Tk) >= threshold ? keep : T(0);
 }
 
-// xt (D x n, row stride n) = rows 0..n of x[b, h] transposed: keys (and, in the backward, values) are transposed
-// once per head, so that every tile's GEMM reads them as they are instead of transposing its tile again.
 #if defined(__AVX512F__)
 // 16 x 16 floats: dst row i (stride ldd) = column i of the 16 rows at src[r] (strided rows, as attention's q, k, v
 // are views into one (B, T, 3, H, D) projection). Unpacks pair rows, then 128-bit lanes are shuffled twice.
@@ -113,6 +111,8 @@ inline void transpose16(const float* const* src, float* dst, int64_t ldd) {
 }
 #endif
 
+// xt (D x n, row stride n) = rows 0..n of x[b, h] transposed: keys (and, in the backward, values) are transposed
+// once per head, so that every tile's GEMM reads them as they are instead of transposing its tile again.
 template <class T>
 void transpose_head(const View4& x, int64_t b, int64_t h, int64_t n, int64_t D, T* xt) {
   int64_t j0 = 0;
