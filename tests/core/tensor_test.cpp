@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
 #include "cairn/core/core.h"
 
 using namespace cairn;
@@ -66,6 +71,27 @@ TEST(Reduce, SumMeanMax) {
   auto [v, i] = max(x, 1);
   EXPECT_EQ(v.to_vector<float>(), (std::vector<float>{3, 6}));
   EXPECT_EQ(i.to_vector<int64_t>(), (std::vector<int64_t>{2, 2}));
+}
+
+TEST(Reduce, ColumnBlocksOverRowsMatchALoop) {
+  // Reductions over a middle axis accumulate 64 columns at a time over all rows: full blocks, a partial one,
+  // several outer slices, sum and max, float32 (in row order, so exactly the loop's float result).
+  Generator g(12);
+  for (auto [A, R, C] : {std::array<int64_t, 3>{1, 300, 150}, std::array<int64_t, 3>{3, 70, 200},
+                         std::array<int64_t, 3>{1, 768, 64}, std::array<int64_t, 3>{2, 5, 7}}) {
+    const Tensor x = randn({A, R, C}, DType::f32, &g);
+    const std::vector<float> xv = x.to_vector<float>();
+    std::vector<float> want_sum(static_cast<size_t>(A * C), 0.0f), want_max(static_cast<size_t>(A * C), -INFINITY);
+    for (int64_t a = 0; a < A; ++a)
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          const float v = xv[static_cast<size_t>((a * R + r) * C + c)];
+          want_sum[static_cast<size_t>(a * C + c)] += v;
+          want_max[static_cast<size_t>(a * C + c)] = std::max(want_max[static_cast<size_t>(a * C + c)], v);
+        }
+    EXPECT_EQ(sum(x, {1}).to_vector<float>(), want_sum) << A << "x" << R << "x" << C;
+    EXPECT_EQ(amax(x, {1}).to_vector<float>(), want_max) << A << "x" << R << "x" << C;
+  }
 }
 
 TEST(Matmul, MatchesNaive) {
