@@ -7,6 +7,7 @@
 #include "cairn/core/autograd/autograd.h"
 #include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
+#include "cairn/optim/detail.h"
 
 namespace cairn::optim {
 
@@ -102,10 +103,13 @@ void Optimizer::zero_grad() {
 
 namespace {
 // Runs each update over its whole range, the threads splitting every range in equal parts of whole 16-element
-// blocks (so a vectorised loop sees the same blocks whatever the thread count).
+// blocks (so a vectorised loop sees the same blocks whatever the thread count); a model with fewer parameters
+// than two chunks' worth is updated on the calling thread, faster than waking the pool.
 void run_range_updates(const std::vector<std::pair<int64_t, std::function<void(int64_t, int64_t)>>>& updates) {
   const int nt = num_threads();
-  if (nt <= 1 || omp_in_parallel()) {
+  int64_t total = 0;
+  for (const auto& u : updates) total += u.first;
+  if (nt <= 1 || omp_in_parallel() || total < 2 * detail::kGrain) {
     for (const auto& [n, f] : updates) f(0, n);
     return;
   }
