@@ -38,7 +38,7 @@ AdagradOptions Adagrad::validated(AdagradOptions o) const {
   return o;
 }
 
-Optimizer::RangeUpdate Adagrad::update(const Tensor& param, const Tensor& grad, ParamState& st,
+RangeUpdate Adagrad::update(const Tensor& param, const Tensor& grad, ParamState& st,
                                        const ParamGroup& group) {
   Tensor sum = detail::state_buffer(st, "sum", param, opts_.initial_accumulator_value);
   const double clr = *group.lr / (1 + static_cast<double>(st.step - 1) * opts_.lr_decay);

@@ -156,7 +156,7 @@ AdamOptions Adam::validated(AdamOptions o) const {
   return o;
 }
 
-Optimizer::RangeUpdate Adam::update(const Tensor& param, const Tensor& grad, ParamState& st,
+RangeUpdate Adam::update(const Tensor& param, const Tensor& grad, ParamState& st,
                                     const ParamGroup& group) {
   Tensor m = detail::state_buffer(st, "exp_avg", param, 0.0);
   Tensor v = detail::state_buffer(st, "exp_avg_sq", param, 0.0);

@@ -105,7 +105,7 @@ namespace {
 // Runs each update over its whole range, the threads splitting every range in equal parts of whole 16-element
 // blocks (so a vectorised loop sees the same blocks whatever the thread count); a model with fewer parameters
 // than two chunks' worth is updated on the calling thread, faster than waking the pool.
-void run_range_updates(const std::vector<std::pair<int64_t, std::function<void(int64_t, int64_t)>>>& updates) {
+void run_range_updates(const std::vector<std::pair<int64_t, RangeUpdate>>& updates) {
   const int nt = num_threads();
   int64_t total = 0;
   for (const auto& u : updates) total += u.first;

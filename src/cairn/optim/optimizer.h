@@ -53,6 +53,9 @@ struct ParamState {
   std::map<std::string, Tensor> buffers;
 };
 
+// One parameter's update over elements [begin, end) (see Optimizer::update).
+using RangeUpdate = std::function<void(int64_t begin, int64_t end)>;
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -111,7 +114,6 @@ class Optimizer {
   // incremented), then called from several threads on disjoint ranges covering [0, numel), each element's
   // result independent of the ranges. step() runs every parameter's in one parallel region, each thread its
   // share of each parameter, instead of one region per parameter. The function holds what it reads.
-  using RangeUpdate = std::function<void(int64_t begin, int64_t end)>;
   virtual RangeUpdate update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) = 0;
   // The algorithm's hyper-parameters by name (booleans as 0/1), for state_dict.
   virtual std::map<std::string, double> options() const = 0;

@@ -54,7 +54,7 @@ RMSpropOptions RMSprop::validated(RMSpropOptions o) const {
   return o;
 }
 
-Optimizer::RangeUpdate RMSprop::update(const Tensor& param, const Tensor& grad, ParamState& st,
+RangeUpdate RMSprop::update(const Tensor& param, const Tensor& grad, ParamState& st,
                                        const ParamGroup& group) {
   Tensor sq = detail::state_buffer(st, "square_avg", param, 0.0);
   Tensor ga = opts_.centered ? detail::state_buffer(st, "grad_avg", param, 0.0) : Tensor();

@@ -45,7 +45,7 @@ SGDOptions SGD::validated(SGDOptions o) const {
   return o;
 }
 
-Optimizer::RangeUpdate SGD::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
+RangeUpdate SGD::update(const Tensor& param, const Tensor& grad, ParamState& st, const ParamGroup& group) {
   bool first = false;
   Tensor buf = opts_.momentum != 0 ? detail::state_buffer(st, "momentum_buffer", param, 0.0, &first) : Tensor();
   return [param, grad, buf, first, lr = *group.lr, wd = *group.weight_decay, o = opts_](int64_t b, int64_t e) {
