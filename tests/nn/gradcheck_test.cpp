@@ -35,6 +35,11 @@ TEST(LayerGrad, Dense) {
   EXPECT_TRUE(check_layer(seq, rnd({2, 3, 4})));
 }
 
+TEST(LayerGrad, EnsembleClassifier) {
+  EnsembleClassifier e({std::make_shared<Dense>(3), std::make_shared<Dense>(3, "tanh")});
+  EXPECT_TRUE(check_layer(e, rnd({4, 5})));
+}
+
 TEST(LayerGrad, Conv2DVariants) {
   Conv2D valid(3, 3, "tanh");
   EXPECT_TRUE(check_layer(valid, rnd({2, 2, 5, 5})));

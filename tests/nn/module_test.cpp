@@ -272,5 +272,30 @@ TEST(TensorDictTest, OrderAndLookup) {
   EXPECT_NE(error_of<IndexError>([&] { d.at("zz"); }).find("'zz'"), std::string::npos);
 }
 
+// Soft voting: the output's softmax is the members' mean probability; members are saved as member0., member1.
+TEST(EnsembleClassifier, AveragesTheMembersProbabilities) {
+  auto a = std::make_shared<Dense>(3), b = std::make_shared<Dense>(3);
+  EnsembleClassifier e({a, b});
+  Generator g(3);
+  const Tensor x = randn({4, 5}, DType::f32, &g);
+  EXPECT_EQ(e.build({-1, 5}), (Shape{-1, 3}));
+  const Tensor want = mul(add(softmax((*a)(x), 1), softmax((*b)(x), 1)), 0.5);
+  EXPECT_LT(test::max_abs_diff(softmax(e(x), 1), want), 1e-6);
+  EXPECT_LT(test::max_abs_diff(e(x), log(want)), 1e-6);
+  const StateDict sd = e.state_dict();
+  EXPECT_TRUE(sd.contains("member0.weight") && sd.contains("member1.bias"));
+  EXPECT_EQ(e.size(), 2u);
+  // One member: its own probabilities.
+  EnsembleClassifier one({a});
+  EXPECT_LT(test::max_abs_diff(softmax(one(x), 1), softmax((*a)(x), 1)), 1e-6);
+}
+
+TEST(EnsembleClassifier, RejectsNoMembersAndMembersOfDifferentWidths) {
+  EXPECT_THROW(EnsembleClassifier({}), ValueError);
+  EXPECT_THROW(EnsembleClassifier({std::make_shared<Dense>(3), nullptr}), ValueError);
+  EnsembleClassifier e({std::make_shared<Dense>(3), std::make_shared<Dense>(4)});
+  EXPECT_NE(error_of<ShapeError>([&] { e.build({-1, 5}); }).find("member 1 maps"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cairn::nn

@@ -3,6 +3,7 @@
 #include "cairn/core/core.h"
 #include "cairn/nn/activations.h"
 #include "cairn/nn/attention.h"
+#include "cairn/nn/ensemble.h"
 #include "cairn/nn/gpt.h"
 #include "cairn/nn/init.h"
 #include "cairn/nn/layers_conv.h"
