@@ -4,7 +4,8 @@
 # encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay.
 # The classifier file is self-contained: `cairn evaluate` reproduces the run's test figures from it alone and
 # `cairn predict` classifies new sentences (`cairn summary` prints the layer table); an encoder file given to
-# evaluate or predict says what to do instead.
+# evaluate or predict says what to do instead. Adding a validation split leaves the test split where it was, and
+# an ensemble (encoders x seeds, each restored to its best validation epoch) is one file the same commands read.
 # Usage: bert_cli_test.sh PATH/TO/cairn
 set -euo pipefail
 CAIRN=$(realpath "$1")
@@ -74,4 +75,47 @@ if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \
   echo "expected a vocabulary mismatch error"; exit 1
 fi
 grep -q "another vocabulary" "$work/bad.log" || { cat "$work/bad.log"; exit 1; }
+# The test split does not move when a validation split is added: the classifier trained without one evaluates to
+# the same figures on a data section with validation 0.09 (carved from the training part).
+cat > "$work/val.yaml" <<EOF
+data:
+  dataset: text
+  files: {neg: $SHARED/data/rt-polarity.neg, pos: $SHARED/data/rt-polarity.pos}
+  encoding: latin-1
+  split: {test: 0.1, validation: 0.09, stratify: true, seed: 2005}
+  max_length: 64
+EOF
+"$CAIRN" evaluate "$work/ft/classifier.safetensors" "$work/val.yaml" > "$work/ev_val.log"
+grep -Eq "^  accuracy +$acc\$" "$work/ev_val.log" || { echo "the test split moved with validation"; cat "$work/ev_val.log"; exit 1; }
+
+# An ensemble over two encoders, two seeds each, every member restored to its best validation epoch: one file
+# that evaluate, predict and summary read, whose test figures are the averaged probabilities'.
+"$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set seed=2 --set outputs.dir="$work/pt2" > /dev/null
+"$CAIRN" train examples/mr_bert_finetune.yaml --set fit.epochs=2 --set fit.max_steps=4 --set "$files" \
+  --set "model.pretrained=[$work/pt/encoder.safetensors, $work/pt2/encoder.safetensors]" --set fit.ensemble=2 \
+  --set data.split.validation=0.09 --set fit.restore_best_weights=true --set outputs.dir="$work/ens" > "$work/ens.log"
+grep -q "8636 train, 960 validation, 1066 test" "$work/ens.log" || { cat "$work/ens.log"; exit 1; }
+test "$(grep -c "^Restored the weights of epoch [12] (best val_accuracy" "$work/ens.log")" = 4 || { cat "$work/ens.log"; exit 1; }
+grep -q "== classifier 4 of 4 (seed 2, encoder $work/pt2/encoder.safetensors)" "$work/ens.log" || { cat "$work/ens.log"; exit 1; }
+grep -q "== ensemble of 4 classifiers" "$work/ens.log" && grep -q "^Validation: accuracy " "$work/ens.log" || { cat "$work/ens.log"; exit 1; }
+read -r loss acc < <(sed -n '/== ensemble of 4/,$ s/^Test: loss \([0-9.]*\), accuracy \([0-9.]*\) .*/\1 \2/p' "$work/ens.log")
+"$CAIRN" evaluate "$work/ens/classifier.safetensors" > "$work/ens_ev.log"
+grep -q "(an ensemble of 4 classifiers) on the test split (1066 sentences)" "$work/ens_ev.log" || { cat "$work/ens_ev.log"; exit 1; }
+grep -Eq "^  loss +$loss\$" "$work/ens_ev.log" && grep -Eq "^  accuracy +$acc\$" "$work/ens_ev.log" ||
+  { echo "evaluate does not give the ensemble's $loss / $acc"; cat "$work/ens_ev.log"; exit 1; }
+"$CAIRN" predict "$work/ens/classifier.safetensors" "$work/in.txt" --top 2 > "$work/ens_pr.log"
+awk '{ gsub(/[()]/, ""); s = $3 + $5; if (s < 0.999 || s > 1.001) exit 1 }' "$work/ens_pr.log" || { cat "$work/ens_pr.log"; exit 1; }
+"$CAIRN" summary "$work/ens/classifier.safetensors" | grep -q "^An ensemble of 4 classifiers like this one" || { echo "summary"; exit 1; }
+
+# restore_best_weights needs a validation split; ensemble is not a pretraining option.
+if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" --set data.split.validation=0 \
+  --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/rb" > "$work/rb.log" 2>&1; then
+  echo "expected a restore_best_weights error"; exit 1
+fi
+grep -q "restore_best_weights needs a validation split" "$work/rb.log" || { cat "$work/rb.log"; exit 1; }
+if "$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set fit.ensemble=2 \
+  --set outputs.dir="$work/pe" > "$work/pe.log" 2>&1; then
+  echo "expected an ensemble error for pretraining"; exit 1
+fi
+grep -q "ensemble is for fine-tuning" "$work/pe.log" || { cat "$work/pe.log"; exit 1; }
 echo "bert_cli_test: ok"

@@ -6,7 +6,10 @@
 //                                (its config and tokenizer.json beside it are used; init: scratch keeps them but
 //                                starts from random weights); reports validation/test accuracy, writes
 //                                <dir>/classifier.safetensors (with its classes, pooling, tokenizer and data section,
-//                                so `cairn evaluate` and `cairn predict` need nothing else) and <dir>/tokenizer.json
+//                                so `cairn evaluate` and `cairn predict` need nothing else) and <dir>/tokenizer.json.
+//                                fit.restore_best_weights keeps the best validation epoch; fit.ensemble: N trains N
+//                                seeds per encoder (model.pretrained may list several) and writes them as one
+//                                soft-voting classifier file (nn::EnsembleClassifier)
 // See examples/mr_bert_pretrain.yaml and examples/mr_bert_finetune.yaml for every key.
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +28,7 @@
 #include "cairn/data/text.h"
 #include "cairn/io/safetensors.h"
 #include "cairn/nn/bert.h"
+#include "cairn/nn/ensemble.h"
 #include "cairn/nn/losses.h"
 #include "cairn/nn/summary.h"
 #include "cairn/optim/factory.h"
@@ -76,10 +80,22 @@ BertData read_data(const Config& d) {
   const auto seed = s.get<uint64_t>("seed", 2005);
   const bool stratify = s.get<bool>("stratify", true);
   const auto n = static_cast<int64_t>(ds.size());
-  // Without validation the split is the two-way one of bench/mr_bert.cpp, so both give the same test set.
-  auto parts = v > 0 ? data::split_indices(n, {1 - v - t, v, t}, seed, stratify ? &ds.labels : nullptr)
-                     : data::split_indices(n, {1 - t, t}, seed, stratify ? &ds.labels : nullptr);
-  if (v <= 0) parts.insert(parts.begin() + 1, std::vector<int64_t>{});
+  // The test split is drawn first, the same whatever `validation` is (and the same as bench/mr_bert.cpp's);
+  // validation (a fraction of all examples) is then drawn from the rest with seed + 1, as bench/mr_bert --val.
+  std::vector<std::vector<int64_t>> parts = data::split_indices(n, {1 - t, t}, seed, stratify ? &ds.labels : nullptr);
+  parts.insert(parts.begin() + 1, std::vector<int64_t>{});
+  if (v > 0) {
+    const std::vector<int64_t> rest = parts[0];
+    std::vector<int64_t> rest_labels;
+    for (int64_t i : rest) rest_labels.push_back(ds.labels[static_cast<size_t>(i)]);
+    const double f = v / (1 - t);
+    auto inner = data::split_indices(static_cast<int64_t>(rest.size()), {1 - f, f}, seed + 1,
+                                     stratify ? &rest_labels : nullptr);
+    for (int p = 0; p < 2; ++p) {
+      parts[static_cast<size_t>(p)].clear();
+      for (int64_t j : inner[static_cast<size_t>(p)]) parts[static_cast<size_t>(p)].push_back(rest[static_cast<size_t>(j)]);
+    }
+  }
   BertData out;
   out.class_names = ds.class_names;
   Texts* dst[3] = {&out.train, &out.val, &out.test};
@@ -144,7 +160,7 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
 }
 
 train::BertTrainOptions train_options(const Config& comp, const Config& fit, uint64_t seed) {
-  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose"});
+  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose", "restore_best_weights", "ensemble"});
   Config opt = comp.section("optimizer");
   opt.check_keys({"name", "lr", "head_lr", "weight_decay", "layer_decay"});
   if (opt.get<std::string>("name", "adamw") != "adamw") opt.fail("BERT training uses adamw", "name");
@@ -169,7 +185,8 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
 }
 
 struct LoadedClassifier {
-  std::shared_ptr<nn::BertClassifier> net;
+  std::vector<std::shared_ptr<nn::BertClassifier>> members;  // one, or an ensemble's
+  std::shared_ptr<nn::Module> net;                            // the one member, or their EnsembleClassifier
   std::unique_ptr<text::Tokenizer> tokenizer;
   std::vector<std::string> class_names;
   int64_t max_length = 0;
@@ -216,12 +233,30 @@ std::optional<LoadedClassifier> load_classifier(const std::string& path) {
     throw bad(detail::cat("has max_length ", out.max_length, " but the encoder ", bc.max_position, " positions"));
   if (text::vocab_fingerprint(*out.tokenizer) != bc.vocab_id || static_cast<int64_t>(out.tokenizer->vocab_size()) != bc.vocab_size)
     throw bad("holds a tokenizer of another vocabulary than the encoder's (" + bc.vocab_id + ")");
-  out.net = std::make_shared<nn::BertClassifier>(bc, static_cast<int64_t>(out.class_names.size()),
-                                                 nn::BertClassifierOptions{.pooling = e.value("pooling", "mean")});
-  nn::PretrainedLoad r = nn::load_pretrained_bert(path, *out.net);
+  const nlohmann::json members = e.value("members", nlohmann::json(1));
+  if (!members.is_number_integer() || members.get<int64_t>() < 1 || members.get<int64_t>() > 1024)
+    throw bad("has members that is not a count from 1 to 1024");
+  for (int64_t i = 0; i < members.get<int64_t>(); ++i)
+    out.members.push_back(std::make_shared<nn::BertClassifier>(
+        bc, static_cast<int64_t>(out.class_names.size()), nn::BertClassifierOptions{.pooling = e.value("pooling", "mean")}));
+  if (out.members.size() == 1)
+    out.net = out.members[0];
+  else
+    out.net = std::make_shared<nn::EnsembleClassifier>(std::vector<std::shared_ptr<nn::Module>>(out.members.begin(), out.members.end()));
+  nn::PretrainedLoad r = nn::load_pretrained_bert(path, *out.net, bc);
   if (!r.missing.empty()) throw bad("describes a model whose tensors are not all in the file (" + r.report() + ")");
   out.net->eval();
   return out;
+}
+
+// The mean of the members' class probabilities (one member: its own), batches cut to their longest row.
+Tensor ensemble_probabilities(const std::vector<std::shared_ptr<nn::BertClassifier>>& members, const Tensor& ids) {
+  Tensor sum_p;
+  for (const auto& m : members) {
+    const Tensor p = softmax(train::classifier_logits(*m, ids), 1);
+    sum_p = sum_p.defined() ? add(sum_p, p) : p;
+  }
+  return mul(sum_p, 1.0 / static_cast<double>(members.size()));
 }
 
 Tensor encode(const text::Tokenizer& tok, const std::vector<std::string>& texts, int64_t max_length) {
@@ -245,8 +280,9 @@ int bert_evaluate(const std::vector<std::string>& args) {
   train::Model model(c->net);
   model.compile(optim::make_optimizer("sgd", c->net->trainable_parameters(), {{"lr", 0.0}}),
                 nn::make_loss("sparse_categorical_crossentropy", {.from_logits = true}), {"accuracy"});
-  std::printf("Evaluating %s on the test split (%zu sentences)\n%s", args[0].c_str(), d.test.texts.size(),
-              evaluation_report(model, x, y, c->class_names).c_str());
+  std::printf("Evaluating %s%s on the test split (%zu sentences)\n%s", args[0].c_str(),
+              c->members.size() > 1 ? detail::cat(" (an ensemble of ", c->members.size(), " classifiers)").c_str() : "",
+              d.test.texts.size(), evaluation_report(model, x, y, c->class_names).c_str());
   return 0;
 }
 
@@ -257,14 +293,17 @@ int bert_summary(const std::string& path) {
   {
     io::SafetensorsReader reader(path);
     if (!reader.metadata().count("bert.vocab_id")) return -1;
-    encoder_only = !reader.has("head.weight");
+    encoder_only = !reader.metadata().count(kClassifierEntry) && !reader.has("head.weight");
   }
   if (encoder_only) {  // a pretraining run's encoder with its MLM head; the architecture is all summary needs
     nn::BertForMaskedLM mlm(nn::bert_config_from_file(path));
     std::printf("%s\n", nn::summary(mlm, {-1, mlm.config().max_position}).c_str());
   } else {
     std::optional<LoadedClassifier> c = load_classifier(path);
-    std::printf("%s\n", nn::summary(*c->net, {-1, c->max_length}).c_str());
+    if (c->members.size() > 1)
+      std::printf("An ensemble of %zu classifiers like this one (their class probabilities averaged):\n",
+                  c->members.size());
+    std::printf("%s\n", nn::summary(*c->members[0], {-1, c->max_length}).c_str());
   }
   return 0;
 }
@@ -272,8 +311,8 @@ int bert_summary(const std::string& path) {
 int bert_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit) {
   std::optional<LoadedClassifier> c = load_classifier(path);
   if (!c) return -1;
-  Tensor logits = train::classifier_logits(*c->net, encode(*c->tokenizer, texts_to_predict(input), c->max_length));
-  std::printf("%s", top_classes_report(softmax(logits, 1), c->class_names, top, limit).c_str());
+  const Tensor probs = ensemble_probabilities(c->members, encode(*c->tokenizer, texts_to_predict(input), c->max_length));
+  std::printf("%s", top_classes_report(probs, c->class_names, top, limit).c_str());
   return 0;
 }
 
@@ -297,6 +336,8 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   if (max_length < 3) data_cfg.fail("max_length must be >= 3 ([CLS], a token, [SEP])", "max_length");
 
   if (type == "bert_mlm") {
+    for (const char* k : {"ensemble", "restore_best_weights"})
+      if (fit.has(k)) fit.fail(std::string(k) + " is for fine-tuning (model.type: bert_classifier)", k);
     model.check_keys({"type", "layers", "heads", "width", "mlp_width", "dropout", "attention_dropout"});
     comp.check_keys({"optimizer", "warmup", "clip_grad_norm", "mlm"});
     Config mlm_cfg = comp.section("mlm");
@@ -334,58 +375,130 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   train::BertTrainOptions o = train_options(comp, fit, seed);
   o.freeze_epochs = model.get<int64_t>("freeze_epochs", 0);
   o.trainable_top_blocks = model.get<int64_t>("trainable_top_blocks", 0);
-  const std::string pretrained = model.get<std::string>("pretrained", "");
+  const bool restore_best = fit.get<bool>("restore_best_weights", false);
+  const auto seeds = fit.get<int64_t>("ensemble", 1);
+  if (seeds < 1) fit.fail("ensemble (classifiers per encoder, seeds seed, seed + 1, ...) must be >= 1", "ensemble");
+  // pretrained: one encoder file, or a list of them (an ensemble over encoders pretrained with one tokenizer).
+  std::vector<std::string> encoders;
+  if (model.node()["pretrained"].IsSequence()) {
+    for (const Config& e : model.list("pretrained")) encoders.push_back(e.value<std::string>());
+    if (encoders.empty()) model.fail("pretrained is an empty list; name one or more encoder files", "pretrained");
+  } else if (model.has("pretrained")) {
+    encoders.push_back(model.get<std::string>("pretrained", ""));
+  }
   const std::string init = model.get<std::string>("init", "pretrained");
   if (init != "pretrained" && init != "scratch") model.fail("init must be 'pretrained' or 'scratch'", "init");
-  if (pretrained.empty() && init == "pretrained")
+  if (encoders.empty() && init == "pretrained")
     model.fail("needs pretrained: path/to/encoder.safetensors (written by a bert_mlm run), or init: scratch");
-  const std::string saved_tok = pretrained.empty() ? "" : (fs::path(pretrained).parent_path() / "tokenizer.json").string();
+  if (encoders.size() > 1 && init == "scratch")
+    model.fail("init: scratch starts every classifier from random weights: give one pretrained file (for the "
+               "tokenizer and config) and ensemble: N for N seeds", "pretrained");
+  const std::string saved_tok = encoders.empty() ? "" : (fs::path(encoders[0]).parent_path() / "tokenizer.json").string();
   BertData d = read_data(data_cfg);
   auto tok = make_tokenizer(data_cfg, d.train.texts, saved_tok);
-  nn::BertConfig bc = bert_config_from(model, *tok, max_length, seed);
-  if (!pretrained.empty()) {
-    nn::BertConfig fc = nn::bert_config_from_file(pretrained);
-    fc.dropout = bc.dropout;
-    fc.attention_dropout = bc.attention_dropout;
-    fc.seed = seed;
-    if (fc.vocab_id != bc.vocab_id)
-      model.fail("the encoder " + pretrained + " was pretrained with another vocabulary (" + fc.vocab_id + ") than the "
-                 "data's tokenizer (" + bc.vocab_id + "); leave data.tokenizer out to use " + saved_tok, "pretrained");
-    if (fc.max_position != max_length)
-      data_cfg.fail(detail::cat("max_length ", max_length, " differs from the encoder's max_position ", fc.max_position),
-                    "max_length");
-    bc = fc;
-  }
-  nn::BertClassifier clf(bc, static_cast<int64_t>(d.class_names.size()),
-                         {.pooling = model.get<std::string>("pooling", "mean"),
-                          .dropout = model.get<double>("head_dropout", 0.1)});
-  if (init == "pretrained") {
-    nn::PretrainedLoad r = nn::load_pretrained_bert(pretrained, clf);
-    std::printf("Pretrained encoder %s: %s\n", pretrained.c_str(), r.report().c_str());
-  } else {
-    std::printf("Encoder: random initialisation (init: scratch)\n");
-  }
+  if (restore_best && d.val.texts.empty())
+    fit.fail("restore_best_weights needs a validation split (data.split.validation > 0)", "restore_best_weights");
+  const std::string pooling = model.get<std::string>("pooling", "mean");
   auto ids = [&](const Texts& t) { return data::encode_for_encoder(*tok, t.texts, max_length).input_ids; };
   const bool has_val = !d.val.texts.empty(), has_test = !d.test.texts.empty();
-  Tensor xv = has_val ? ids(d.val) : Tensor(), yv = has_val ? from_vector(d.val.labels) : Tensor();
-  train::BertTrainReport r = train::finetune_classifier(clf, ids(d.train), from_vector(d.train.labels), o, xv, yv);
-  std::printf("Fine-tuned %lld steps in %.1f s\n", static_cast<long long>(r.steps), r.seconds);
-  if (has_test) {
-    train::ClassifierScores s = train::evaluate_classifier(clf, ids(d.test), from_vector(d.test.labels));
-    std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", s.loss, s.accuracy, d.test.texts.size());
+  const Tensor xv = has_val ? ids(d.val) : Tensor(), yv = has_val ? from_vector(d.val.labels) : Tensor();
+  const Tensor xt = has_test ? ids(d.test) : Tensor(), yt = has_test ? from_vector(d.test.labels) : Tensor();
+  const Tensor x = ids(d.train), y = from_vector(d.train.labels);
+
+  // One classifier per (encoder, seed): seed, seed + 1, ... for each encoder.
+  std::vector<std::shared_ptr<nn::BertClassifier>> members;
+  const size_t runs = std::max<size_t>(encoders.size(), 1) * static_cast<size_t>(seeds);
+  for (size_t run = 0; run < runs; ++run) {
+    const std::string pretrained = encoders.empty() ? "" : encoders[run / static_cast<size_t>(seeds)];
+    const uint64_t member_seed = seed + run % static_cast<size_t>(seeds);
+    if (runs > 1)
+      std::printf("\n== classifier %zu of %zu (seed %llu, %s)\n", run + 1, runs,
+                  static_cast<unsigned long long>(member_seed),
+                  init == "scratch" ? "random encoder" : ("encoder " + pretrained).c_str());
+    manual_seed(member_seed);
+    nn::BertConfig bc = bert_config_from(model, *tok, max_length, member_seed);
+    if (!pretrained.empty()) {
+      nn::BertConfig fc = nn::bert_config_from_file(pretrained);
+      fc.dropout = bc.dropout;
+      fc.attention_dropout = bc.attention_dropout;
+      fc.seed = member_seed;
+      if (fc.vocab_id != bc.vocab_id)
+        model.fail("the encoder " + pretrained + " was pretrained with another vocabulary (" + fc.vocab_id + ") than "
+                   "the data's tokenizer (" + bc.vocab_id + "); leave data.tokenizer out to use " + saved_tok +
+                   (encoders.size() > 1 ? " (every encoder of a list must share it)" : ""), "pretrained");
+      if (fc.max_position != max_length)
+        data_cfg.fail(detail::cat("max_length ", max_length, " differs from the encoder's max_position ", fc.max_position),
+                      "max_length");
+      bc = fc;
+    }
+    auto clf = std::make_shared<nn::BertClassifier>(bc, static_cast<int64_t>(d.class_names.size()),
+                                                    nn::BertClassifierOptions{.pooling = pooling,
+                                                                              .dropout = model.get<double>("head_dropout", 0.1)});
+    if (init == "pretrained") {
+      nn::PretrainedLoad r = nn::load_pretrained_bert(pretrained, *clf);
+      std::printf("Pretrained encoder %s: %s\n", pretrained.c_str(), r.report().c_str());
+    } else {
+      std::printf("Encoder: random initialisation (init: scratch)\n");
+    }
+    // restore_best_weights (Keras's EarlyStopping option): the weights of the epoch with the best validation
+    // accuracy are kept and put back after the last epoch.
+    nn::StateDict best;
+    double best_acc = -1;
+    int64_t best_epoch = -1;
+    train::BertTrainOptions mo = o;
+    mo.seed = member_seed;
+    if (restore_best)
+      mo.on_epoch = [&](int64_t epoch, const std::string&) {
+        const double acc = train::evaluate_classifier(*clf, xv, yv).accuracy;
+        if (acc > best_acc) {
+          best_acc = acc;
+          best_epoch = epoch;
+          best = nn::StateDict();
+          for (const auto& [name, t] : clf->state_dict()) best.insert(name, t.clone());
+        }
+        return true;
+      };
+    train::BertTrainReport r = train::finetune_classifier(*clf, x, y, mo, xv, yv);
+    std::printf("Fine-tuned %lld steps in %.1f s\n", static_cast<long long>(r.steps), r.seconds);
+    if (best_epoch >= 0) {
+      clf->load_state_dict(best);
+      std::printf("Restored the weights of epoch %lld (best val_accuracy %.4f)\n", static_cast<long long>(best_epoch + 1),
+                  best_acc);
+    }
+    if (has_test) {
+      train::ClassifierScores sc = train::evaluate_classifier(*clf, xt, yt);
+      std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", sc.loss, sc.accuracy, d.test.texts.size());
+    }
+    members.push_back(clf);
+  }
+  if (members.size() > 1) {
+    std::printf("\n== ensemble of %zu classifiers (class probabilities averaged)\n", members.size());
+    if (has_val)
+      std::printf("Validation: accuracy %.4f\n", train::accuracy_of(ensemble_probabilities(members, xv), yv));
+    if (has_test) {
+      const Tensor p = ensemble_probabilities(members, xt);
+      std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", cross_entropy(log(p), yt).item(), train::accuracy_of(p, yt),
+                  d.test.texts.size());
+    }
   }
   fs::create_directories(dir);
   tok->save((dir / "tokenizer.json").string());
   // What `cairn evaluate` and `cairn predict` need beside the weights and the encoder's config: the file is
-  // self-contained.
+  // self-contained. An ensemble's members are one file too: tensors member0.<name>, member1.<name>, ...
   const nlohmann::json entry = {{"class_names", d.class_names},
-                                {"pooling", model.get<std::string>("pooling", "mean")},
+                                {"pooling", pooling},
                                 {"max_length", max_length},
+                                {"members", members.size()},
                                 {"tokenizer", tokenizer_to_json(*tok)},
                                 {"data", yaml_to_json(cfg.node()["data"])}};
-  nn::save_pretrained_bert((dir / "classifier.safetensors").string(), clf, clf.config(),
-                           {{kClassifierEntry, entry.dump()}});
-  std::printf("Wrote %s\n", (dir / "classifier.safetensors").c_str());
+  const fs::path out = dir / "classifier.safetensors";
+  if (members.size() == 1) {
+    nn::save_pretrained_bert(out.string(), *members[0], members[0]->config(), {{kClassifierEntry, entry.dump()}});
+  } else {
+    nn::EnsembleClassifier ensemble({members.begin(), members.end()});
+    nn::save_pretrained_bert(out.string(), ensemble, members[0]->config(), {{kClassifierEntry, entry.dump()}});
+  }
+  std::printf("Wrote %s\n", out.c_str());
   return 0;
 }
 
