@@ -208,29 +208,13 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   o.seed = static_cast<uint64_t>(a.num("seed", 1));
   o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
   o.layer_decay = a.num("layer-decay", 1.0);
-  // Early stopping on the validation split (--val F): keep the weights of the epoch with the best validation
-  // accuracy and restore them before the test evaluation. Without --val the last epoch's weights are tested.
-  nn::StateDict best;
-  double best_acc = -1;
-  int64_t best_epoch = -1;
-  if (xv.defined()) {
-    o.on_epoch = [&](int64_t epoch, const std::string&) {
-      const double acc = train::evaluate_classifier(clf, xv, yv).accuracy;
-      if (acc > best_acc) {
-        best_acc = acc;
-        best_epoch = epoch;
-        best = nn::StateDict();
-        for (const auto& [name, t] : clf.state_dict()) best.insert(name, t.clone());
-      }
-      return true;
-    };
-  }
+  // Early stopping on the validation split (--val F): the weights of the epoch with the best validation accuracy
+  // are restored before the test evaluation. Without --val the last epoch's weights are tested.
+  o.restore_best_weights = xv.defined();
   train::BertTrainReport r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv);
-  if (best_epoch >= 0) {
-    clf.load_state_dict(best);
-    std::printf("early stopping: restored epoch %lld (val_accuracy %.4f)\n", static_cast<long long>(best_epoch + 1),
-                best_acc);
-  }
+  if (r.best_epoch >= 0)
+    std::printf("early stopping: restored epoch %lld (val_accuracy %.4f)\n", static_cast<long long>(r.best_epoch + 1),
+                r.epochs[static_cast<size_t>(r.best_epoch)].val_accuracy);
   train::ClassifierScores s = train::evaluate_classifier(clf, xt, labels_tensor(mr.test));
   std::printf("%s: test accuracy %.4f (loss %.4f) on %zu sentences; fine-tuning %.1f s\n",
               from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);

@@ -134,6 +134,40 @@ TEST(BertTrain, FrozenEncoderStaysBitIdentical) {
   EXPECT_GT(max_change(all0, clf2.encoder().parameters()), 0.0);
 }
 
+// restore_best_weights: the model ends with the weights of the epoch of best validation accuracy, which
+// evaluate to that accuracy again; without validation data it is refused.
+TEST(BertTrain, RestoreBestWeightsPutsBackTheBestValidationEpoch) {
+  auto [x, y] = toy_data(48, 10);
+  auto [xv, yv] = toy_data(24, 10);
+  train::BertTrainOptions o;
+  o.epochs = 4;
+  o.batch_size = 8;
+  o.lr = 3e-3;
+  o.verbose = 0;
+  o.restore_best_weights = true;
+  // Each epoch's weights, recorded by on_epoch, to compare the restored ones against.
+  nn::BertClassifier clf(tiny(), 2);
+  std::vector<std::vector<float>> per_epoch;
+  o.on_epoch = [&](int64_t, const std::string&) {
+    per_epoch.push_back(clf.state_dict().at("head.weight").to_vector<float>());
+    return true;
+  };
+  train::BertTrainReport r = train::finetune_classifier(clf, x, y, o, xv, yv);
+  ASSERT_EQ(r.epochs.size(), 4u);
+  ASSERT_GE(r.best_epoch, 0);
+  double best = -1;
+  int64_t want = -1;
+  for (size_t e = 0; e < r.epochs.size(); ++e)
+    if (r.epochs[e].val_accuracy > best) best = r.epochs[e].val_accuracy, want = static_cast<int64_t>(e);
+  EXPECT_EQ(r.best_epoch, want);
+  EXPECT_EQ(clf.state_dict().at("head.weight").to_vector<float>(), per_epoch[static_cast<size_t>(want)]);
+  EXPECT_DOUBLE_EQ(train::evaluate_classifier(clf, xv, yv).accuracy, best);
+
+  o.on_epoch = {};
+  nn::BertClassifier other(tiny(), 2);
+  EXPECT_THROW(train::finetune_classifier(other, x, y, o), ValueError);
+}
+
 TEST(BertTrain, PretrainingIsReproducibleAndLearns) {
   auto [x, y] = toy_data(64, 12);
   data::MlmMasker masker(30, 4, {0, 1, 2, 3}, {}, 9);

@@ -373,9 +373,9 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
                     "attention_dropout", "pooling", "head_dropout", "freeze_epochs", "trainable_top_blocks"});
   comp.check_keys({"optimizer", "warmup", "clip_grad_norm"});
   train::BertTrainOptions o = train_options(comp, fit, seed);
+  o.restore_best_weights = fit.get<bool>("restore_best_weights", false);
   o.freeze_epochs = model.get<int64_t>("freeze_epochs", 0);
   o.trainable_top_blocks = model.get<int64_t>("trainable_top_blocks", 0);
-  const bool restore_best = fit.get<bool>("restore_best_weights", false);
   const auto seeds = fit.get<int64_t>("ensemble", 1);
   if (seeds < 1) fit.fail("ensemble (classifiers per encoder, seeds seed, seed + 1, ...) must be >= 1", "ensemble");
   // pretrained: one encoder file, or a list of them (an ensemble over encoders pretrained with one tokenizer).
@@ -396,7 +396,7 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   const std::string saved_tok = encoders.empty() ? "" : (fs::path(encoders[0]).parent_path() / "tokenizer.json").string();
   BertData d = read_data(data_cfg);
   auto tok = make_tokenizer(data_cfg, d.train.texts, saved_tok);
-  if (restore_best && d.val.texts.empty())
+  if (o.restore_best_weights && d.val.texts.empty())
     fit.fail("restore_best_weights needs a validation split (data.split.validation > 0)", "restore_best_weights");
   const std::string pooling = model.get<std::string>("pooling", "mean");
   auto ids = [&](const Texts& t) { return data::encode_for_encoder(*tok, t.texts, max_length).input_ids; };
@@ -440,31 +440,13 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
     } else {
       std::printf("Encoder: random initialisation (init: scratch)\n");
     }
-    // restore_best_weights (Keras's EarlyStopping option): the weights of the epoch with the best validation
-    // accuracy are kept and put back after the last epoch.
-    nn::StateDict best;
-    double best_acc = -1;
-    int64_t best_epoch = -1;
     train::BertTrainOptions mo = o;
     mo.seed = member_seed;
-    if (restore_best)
-      mo.on_epoch = [&](int64_t epoch, const std::string&) {
-        const double acc = train::evaluate_classifier(*clf, xv, yv).accuracy;
-        if (acc > best_acc) {
-          best_acc = acc;
-          best_epoch = epoch;
-          best = nn::StateDict();
-          for (const auto& [name, t] : clf->state_dict()) best.insert(name, t.clone());
-        }
-        return true;
-      };
     train::BertTrainReport r = train::finetune_classifier(*clf, x, y, mo, xv, yv);
     std::printf("Fine-tuned %lld steps in %.1f s\n", static_cast<long long>(r.steps), r.seconds);
-    if (best_epoch >= 0) {
-      clf->load_state_dict(best);
-      std::printf("Restored the weights of epoch %lld (best val_accuracy %.4f)\n", static_cast<long long>(best_epoch + 1),
-                  best_acc);
-    }
+    if (r.best_epoch >= 0)
+      std::printf("Restored the weights of epoch %lld (best val_accuracy %.4f)\n",
+                  static_cast<long long>(r.best_epoch + 1), r.epochs[static_cast<size_t>(r.best_epoch)].val_accuracy);
     if (has_test) {
       train::ClassifierScores sc = train::evaluate_classifier(*clf, xt, yt);
       std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", sc.loss, sc.accuracy, d.test.texts.size());

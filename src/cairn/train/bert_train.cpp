@@ -285,8 +285,11 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
   const std::vector<Tensor> all_params = trainable(model);
   if (o.freeze_epochs > 0) model.freeze_encoder(o.trainable_top_blocks);
 
+  CAIRN_CHECK(!o.restore_best_weights || val_ids.defined(), ValueError,
+              "finetune_classifier: restore_best_weights needs validation data (val_ids, val_labels)");
   const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
   BertTrainReport report;
+  nn::StateDict best;  // restore_best_weights: a copy of the best validation epoch's weights
   const auto t_all = Clock::now();
   for (int64_t epoch = 0; epoch < o.epochs && report.steps < total; ++epoch) {
     if (o.freeze_epochs > 0 && epoch == o.freeze_epochs) model.unfreeze_encoder();
@@ -320,11 +323,17 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
       ClassifierScores v = evaluate_classifier(model, val_ids, val_labels);
       e.val_loss = v.loss;
       e.val_accuracy = v.accuracy;
+      if (o.restore_best_weights && (report.best_epoch < 0 || v.accuracy > report.epochs[static_cast<size_t>(report.best_epoch)].val_accuracy)) {
+        report.best_epoch = epoch;
+        best = nn::StateDict();
+        for (const auto& [name, t] : model.state_dict()) best.insert(name, t.clone());
+      }
     }
     e.seconds = since(t0);
     report.epochs.push_back(e);
     if (!finish_epoch(o, "finetune", epoch, e)) break;
   }
+  if (report.best_epoch >= 0) model.load_state_dict(best);
   report.seconds = since(t_all);
   model.eval();
   return report;

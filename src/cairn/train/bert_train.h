@@ -54,6 +54,9 @@ struct BertTrainOptions {
   // trains at lr, each block below at layer_decay times the one above, the embeddings below block 0 likewise;
   // 1 = one lr for the whole encoder.
   double layer_decay = 1.0;
+  // Fine-tuning with validation data only (Keras's EarlyStopping(restore_best_weights=True)): after the last epoch,
+  // put back the weights of the epoch with the best validation accuracy (the first of equals).
+  bool restore_best_weights = false;
   // Called after each epoch with its number and summary line; return false to stop.
   std::function<bool(int64_t epoch, const std::string& line)> on_epoch{};
 };
@@ -68,6 +71,7 @@ struct BertTrainReport {
   std::vector<BertEpoch> epochs;
   int64_t steps = 0;
   double seconds = 0;
+  int64_t best_epoch = -1;  // restore_best_weights: the epoch (from 0) whose weights the model ends with
 };
 
 // Parameter groups for fine-tuning: per encoder depth {weights, lr * layer_decay^depth, decay} and {biases and
