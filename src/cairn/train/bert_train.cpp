@@ -268,6 +268,8 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
                                     const BertTrainOptions& o, const Tensor& val_ids, const Tensor& val_labels) {
   check_options(o, "finetune_classifier");
   check_ids(ids, "finetune_classifier", "ids");
+  CAIRN_CHECK(!o.restore_best_weights || val_ids.defined(), ValueError,
+              "finetune_classifier: restore_best_weights needs validation data (val_ids, val_labels)");
   labels.check_dtype(DType::i64, "finetune_classifier(labels)");
   CAIRN_CHECK(labels.dim() == 1 && labels.size(0) == ids.size(0), ShapeError, "finetune_classifier: labels ",
               shape_str(labels.shape()), " must be (N) for ids ", shape_str(ids.shape()));
@@ -285,8 +287,6 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
   const std::vector<Tensor> all_params = trainable(model);
   if (o.freeze_epochs > 0) model.freeze_encoder(o.trainable_top_blocks);
 
-  CAIRN_CHECK(!o.restore_best_weights || val_ids.defined(), ValueError,
-              "finetune_classifier: restore_best_weights needs validation data (val_ids, val_labels)");
   const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
   BertTrainReport report;
   nn::StateDict best;  // restore_best_weights: a copy of the best validation epoch's weights
