@@ -249,14 +249,9 @@ std::optional<LoadedClassifier> load_classifier(const std::string& path) {
   return out;
 }
 
-// The mean of the members' class probabilities (one member: its own), batches cut to their longest row.
-Tensor ensemble_probabilities(const std::vector<std::shared_ptr<nn::BertClassifier>>& members, const Tensor& ids) {
-  Tensor sum_p;
-  for (const auto& m : members) {
-    const Tensor p = softmax(train::classifier_logits(*m, ids), 1);
-    sum_p = sum_p.defined() ? add(sum_p, p) : p;
-  }
-  return mul(sum_p, 1.0 / static_cast<double>(members.size()));
+// Class probabilities of a classifier or an ensemble (the mean of its members'), batches cut to their longest row.
+Tensor class_probabilities(nn::Module& net, int64_t pad_id, const Tensor& ids) {
+  return softmax(train::classifier_logits(net, ids, pad_id), 1);
 }
 
 Tensor encode(const text::Tokenizer& tok, const std::vector<std::string>& texts, int64_t max_length) {
@@ -311,7 +306,8 @@ int bert_summary(const std::string& path) {
 int bert_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit) {
   std::optional<LoadedClassifier> c = load_classifier(path);
   if (!c) return -1;
-  const Tensor probs = ensemble_probabilities(c->members, encode(*c->tokenizer, texts_to_predict(input), c->max_length));
+  const Tensor probs = class_probabilities(*c->net, c->members[0]->config().pad_id,
+                                          encode(*c->tokenizer, texts_to_predict(input), c->max_length));
   std::printf("%s", top_classes_report(probs, c->class_names, top, limit).c_str());
   return 0;
 }
@@ -453,14 +449,17 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
     }
     members.push_back(clf);
   }
+  // Several classifiers are saved and scored as one soft-voting model.
+  nn::EnsembleClassifier ensemble({members.begin(), members.end()});
+  const int64_t pad_id = members[0]->config().pad_id;
   if (members.size() > 1) {
     std::printf("\n== ensemble of %zu classifiers (class probabilities averaged)\n", members.size());
     if (has_val)
-      std::printf("Validation: accuracy %.4f\n", train::accuracy_of(ensemble_probabilities(members, xv), yv));
+      std::printf("Validation: accuracy %.4f\n", train::accuracy_of(class_probabilities(ensemble, pad_id, xv), yv));
     if (has_test) {
-      const Tensor p = ensemble_probabilities(members, xt);
-      std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", cross_entropy(log(p), yt).item(), train::accuracy_of(p, yt),
-                  d.test.texts.size());
+      const Tensor logits = train::classifier_logits(ensemble, xt, pad_id);  // log of the mean probability
+      std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", cross_entropy(logits, yt).item(),
+                  train::accuracy_of(logits, yt), d.test.texts.size());
     }
   }
   fs::create_directories(dir);
@@ -474,12 +473,8 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
                                 {"tokenizer", tokenizer_to_json(*tok)},
                                 {"data", yaml_to_json(cfg.node()["data"])}};
   const fs::path out = dir / "classifier.safetensors";
-  if (members.size() == 1) {
-    nn::save_pretrained_bert(out.string(), *members[0], members[0]->config(), {{kClassifierEntry, entry.dump()}});
-  } else {
-    nn::EnsembleClassifier ensemble({members.begin(), members.end()});
-    nn::save_pretrained_bert(out.string(), ensemble, members[0]->config(), {{kClassifierEntry, entry.dump()}});
-  }
+  nn::Module& saved = members.size() == 1 ? static_cast<nn::Module&>(*members[0]) : ensemble;
+  nn::save_pretrained_bert(out.string(), saved, members[0]->config(), {{kClassifierEntry, entry.dump()}});
   std::printf("Wrote %s\n", out.c_str());
   return 0;
 }

@@ -227,6 +227,10 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
 }
 
 Tensor classifier_logits(nn::BertClassifier& model, const Tensor& ids, int64_t batch_size) {
+  return classifier_logits(model, ids, model.config().pad_id, batch_size);
+}
+
+Tensor classifier_logits(nn::Module& model, const Tensor& ids, int64_t pad_id, int64_t batch_size) {
   check_ids(ids, "classifier_logits", "ids");
   CAIRN_CHECK(batch_size > 0, ValueError, "classifier_logits: batch_size must be positive, got ", batch_size);
   const bool was_training = model.is_training();
@@ -237,7 +241,7 @@ Tensor classifier_logits(nn::BertClassifier& model, const Tensor& ids, int64_t b
   for (int64_t lo = 0; lo < N; lo += batch_size) {
     std::vector<int64_t> idx;
     for (int64_t i = lo; i < std::min(N, lo + batch_size); ++i) idx.push_back(i);
-    parts.push_back(model.forward(gather_trimmed_rows(ids, idx, model.config().pad_id)));
+    parts.push_back(model.forward(gather_trimmed_rows(ids, idx, pad_id)));
   }
   model.train(was_training);
   return concat(parts, 0);

@@ -100,9 +100,10 @@ struct ClassifierScores {
 ClassifierScores evaluate_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
                                      int64_t batch_size = 256);
 // The logits (N, classes) of every row, in eval mode without autograd, batch by batch with each batch trimmed to
-// its longest row (the training flag is restored): Keras's predict; softmax(logits, 1) are the probabilities,
-// e.g. to average an ensemble of fine-tuned classifiers.
+// its longest row (the training flag is restored): Keras's predict; softmax(logits, 1) are the probabilities.
 Tensor classifier_logits(nn::BertClassifier& model, const Tensor& ids, int64_t batch_size = 256);
+// The same for any module over token ids padded with pad_id (an nn::EnsembleClassifier of BERT classifiers).
+Tensor classifier_logits(nn::Module& model, const Tensor& ids, int64_t pad_id, int64_t batch_size = 256);
 // Accuracy of logits or probabilities (N, classes) against labels (N).
 double accuracy_of(const Tensor& scores, const Tensor& labels);
 
