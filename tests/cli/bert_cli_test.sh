@@ -107,6 +107,17 @@ grep -Eq "^  loss +$loss\$" "$work/ens_ev.log" && grep -Eq "^  accuracy +$acc\$"
 awk '{ gsub(/[()]/, ""); s = $3 + $5; if (s < 0.999 || s > 1.001) exit 1 }' "$work/ens_pr.log" || { cat "$work/ens_pr.log"; exit 1; }
 "$CAIRN" summary "$work/ens/classifier.safetensors" | grep -q "^An ensemble of 4 classifiers like this one" || { echo "summary"; exit 1; }
 
+# An encoder of another vocabulary in the list is refused before any classifier is trained.
+"$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set data.tokenizer.min_count=1 \
+  --set outputs.dir="$work/pt_other" > /dev/null
+if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" --set fit.ensemble=2 \
+  --set "model.pretrained=[$work/pt/encoder.safetensors, $work/pt_other/encoder.safetensors]" \
+  --set outputs.dir="$work/mix" > "$work/mix.log" 2>&1; then
+  echo "expected a vocabulary error for the second encoder"; exit 1
+fi
+grep -q "every encoder of a list must share it" "$work/mix.log" && ! grep -q "^Fine-tuned" "$work/mix.log" ||
+  { cat "$work/mix.log"; exit 1; }
+
 # restore_best_weights needs a validation split; ensemble is not a pretraining option.
 if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" --set data.split.validation=0 \
   --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/rb" > "$work/rb.log" 2>&1; then

@@ -401,32 +401,39 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   const Tensor xt = has_test ? ids(d.test) : Tensor(), yt = has_test ? from_vector(d.test.labels) : Tensor();
   const Tensor x = ids(d.train), y = from_vector(d.train.labels);
 
+  // Each encoder's config, checked against the data before any training (a bad second encoder is reported
+  // before the first one's classifiers have run); from scratch, the data's.
+  std::vector<nn::BertConfig> configs;
+  for (const std::string& pretrained : encoders) {
+    const nn::BertConfig dc = bert_config_from(model, *tok, max_length, seed);
+    nn::BertConfig fc = nn::bert_config_from_file(pretrained);
+    fc.dropout = dc.dropout;
+    fc.attention_dropout = dc.attention_dropout;
+    if (fc.vocab_id != dc.vocab_id)
+      model.fail("the encoder " + pretrained + " was pretrained with another vocabulary (" + fc.vocab_id + ") than "
+                 "the data's tokenizer (" + dc.vocab_id + "); leave data.tokenizer out to use " + saved_tok +
+                 (encoders.size() > 1 ? " (every encoder of a list must share it)" : ""), "pretrained");
+    if (fc.max_position != max_length)
+      data_cfg.fail(detail::cat("max_length ", max_length, " differs from the encoder's max_position ", fc.max_position),
+                    "max_length");
+    configs.push_back(fc);
+  }
+  if (configs.empty()) configs.push_back(bert_config_from(model, *tok, max_length, seed));
+
   // One classifier per (encoder, seed): seed, seed + 1, ... for each encoder.
   std::vector<std::shared_ptr<nn::BertClassifier>> members;
-  const size_t runs = std::max<size_t>(encoders.size(), 1) * static_cast<size_t>(seeds);
+  const size_t runs = configs.size() * static_cast<size_t>(seeds);
   for (size_t run = 0; run < runs; ++run) {
-    const std::string pretrained = encoders.empty() ? "" : encoders[run / static_cast<size_t>(seeds)];
+    const size_t enc = run / static_cast<size_t>(seeds);
+    const std::string pretrained = encoders.empty() ? "" : encoders[enc];
     const uint64_t member_seed = seed + run % static_cast<size_t>(seeds);
     if (runs > 1)
       std::printf("\n== classifier %zu of %zu (seed %llu, %s)\n", run + 1, runs,
                   static_cast<unsigned long long>(member_seed),
                   init == "scratch" ? "random encoder" : ("encoder " + pretrained).c_str());
     manual_seed(member_seed);
-    nn::BertConfig bc = bert_config_from(model, *tok, max_length, member_seed);
-    if (!pretrained.empty()) {
-      nn::BertConfig fc = nn::bert_config_from_file(pretrained);
-      fc.dropout = bc.dropout;
-      fc.attention_dropout = bc.attention_dropout;
-      fc.seed = member_seed;
-      if (fc.vocab_id != bc.vocab_id)
-        model.fail("the encoder " + pretrained + " was pretrained with another vocabulary (" + fc.vocab_id + ") than "
-                   "the data's tokenizer (" + bc.vocab_id + "); leave data.tokenizer out to use " + saved_tok +
-                   (encoders.size() > 1 ? " (every encoder of a list must share it)" : ""), "pretrained");
-      if (fc.max_position != max_length)
-        data_cfg.fail(detail::cat("max_length ", max_length, " differs from the encoder's max_position ", fc.max_position),
-                      "max_length");
-      bc = fc;
-    }
+    nn::BertConfig bc = configs[enc];
+    bc.seed = member_seed;
     auto clf = std::make_shared<nn::BertClassifier>(bc, static_cast<int64_t>(d.class_names.size()),
                                                     nn::BertClassifierOptions{.pooling = pooling,
                                                                               .dropout = model.get<double>("head_dropout", 0.1)});
