@@ -1,9 +1,11 @@
 // GPT benchmarks: the training step of /work/shared/bench/torch_ref.py's `gpt` model (4 layers, 4 heads, width
 // 128, context 64, vocab 65; batch 12, AdamW lr 1e-3, random tokens) and KV-cache generation latency.
 //
-//   gpt_bench train [threads=2] [iters=200] [precision=highest]
+//   gpt_bench train [threads=2] [iters=200] [precision=highest] [parts=threads]
 //                                               ms/iter and tokens/s (compare with torch_ref.py gpt <threads>);
-//                                               precision medium: bfloat16 matmul operands (see precision.h)
+//                                               precision medium: bfloat16 matmul operands (see precision.h);
+//                                               the batch runs as `parts` parts at once (train/data_parallel.h),
+//                                               as `cairn train` runs it; parts 1: one pass, each op threaded
 //   gpt_bench generate [threads=1] [reps=50]    ms/token at context positions 8, 16, 32, 64, with and without cache
 //   gpt_bench attention [threads=1] [reps=200]  CPU ms of the fused attention forward and backward at the GPT shape
 //   gpt_bench gemms [threads=2] [reps=200]      wall ms of each matrix product of a training step (the step's floor)
@@ -20,6 +22,7 @@
 #include "cairn/core/core.h"
 #include "cairn/nn/gpt.h"
 #include "cairn/optim/optimizers.h"
+#include "cairn/train/data_parallel.h"
 
 using namespace cairn;
 using Clock = std::chrono::steady_clock;
@@ -28,8 +31,9 @@ namespace {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-int train(int threads, int iters, const std::string& precision) {
+int train_step(int threads, int iters, const std::string& precision, int parts) {
   set_num_threads(threads);
+  if (parts <= 0) parts = threads;  // one part of the batch per thread (train/data_parallel.h)
   set_float32_matmul_precision(precision);
   manual_seed(0);
   const int64_t B = 12, T = 64, V = 65;
@@ -37,20 +41,19 @@ int train(int threads, int iters, const std::string& precision) {
   optim::AdamW opt(model.parameters(), {.lr = 1e-3});
   Generator g(1);
   Tensor X = randint(0, V, {B * (iters + 1), T}, DType::i64, &g), Y = randint(0, V, {B * (iters + 1), T}, DType::i64, &g);
-  double phase[3] = {0, 0, 0};  // wall ms: forward with the loss (and zero_grad), backward, optimizer step
+  double phase[2] = {0, 0};  // wall ms: forward, loss and backward of the parts (and zero_grad), optimizer step
   auto step = [&](int i) {
     Tensor x = X.narrow(0, i * B, B), y = Y.narrow(0, i * B, B);
     const auto t0 = Clock::now();
     opt.zero_grad();
-    Tensor loss = cross_entropy(model.forward(x).reshape({-1, V}), y.reshape({-1}));
+    const double loss = train::parallel_backward(B, parts, [&](int64_t b, int64_t e) {
+      return cross_entropy(model.forward(x.narrow(0, b, e - b)).reshape({-1, V}), y.narrow(0, b, e - b).reshape({-1}));
+    });
     const auto t1 = Clock::now();
-    loss.backward();
-    const auto t2 = Clock::now();
     opt.step();
     phase[0] += std::chrono::duration<double, std::milli>(t1 - t0).count();
-    phase[1] += std::chrono::duration<double, std::milli>(t2 - t1).count();
-    phase[2] += ms_since(t2);
-    return loss.item();
+    phase[1] += ms_since(t1);
+    return loss;
   };
   step(iters);  // warm-up (allocations, kernel tables); not timed
   std::fill(std::begin(phase), std::end(phase), 0.0);
@@ -64,8 +67,8 @@ int train(int threads, int iters, const std::string& precision) {
               ms / iters, B * T * iters / (ms / 1000.0), static_cast<long long>(model.count_params()), threads,
               cpu_ms / iters, loss, precision.c_str(),
               precision == "medium" && !bf16_matmul_available() ? " (no bf16 on this CPU: float32)" : "");
-  std::printf("  per step: forward and loss %.2f ms, backward %.2f ms, optimizer %.2f ms\n", phase[0] / iters,
-              phase[1] / iters, phase[2] / iters);
+  std::printf("  per step: forward, loss and backward %.2f ms (%d part%s), optimizer %.2f ms\n", phase[0] / iters,
+              parts, parts == 1 ? "" : "s", phase[1] / iters);
   return 0;
 }
 
@@ -183,7 +186,8 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "train";
   try {
     if (mode == "train")
-      return train(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200, argc > 4 ? argv[4] : "highest");
+      return train_step(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200, argc > 4 ? argv[4] : "highest",
+                   argc > 5 ? std::atoi(argv[5]) : 0);
     if (mode == "attention") return attention(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 200);
     if (mode == "gemms") return gemms(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200);
     if (mode == "generate") return generate(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 50);

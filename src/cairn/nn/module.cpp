@@ -118,7 +118,18 @@ Tensor Module::forward(const std::vector<Tensor>& xs) {
   return forward(xs[0]);
 }
 
+namespace {
+// Forward passes call build() to check their input; the parts of a data-parallel step (train/data_parallel.h) run
+// the same modules on several threads at once, so building (which may create parameters) and recording the
+// last shapes happen under one lock. Recursive: building a module may run its children's forward.
+std::recursive_mutex& build_mutex() {
+  static std::recursive_mutex m;
+  return m;
+}
+}  // namespace
+
 Shape Module::build(const Shape& input_shape) {
+  std::lock_guard<std::recursive_mutex> lock(build_mutex());
   Shape out = build_impl(input_shape);
   last_inputs_ = {input_shape};
   last_output_ = out;
@@ -126,6 +137,7 @@ Shape Module::build(const Shape& input_shape) {
 }
 
 Shape Module::build(const std::vector<Shape>& input_shapes) {
+  std::lock_guard<std::recursive_mutex> lock(build_mutex());
   Shape out = build_impl(input_shapes);
   last_inputs_ = input_shapes;
   last_output_ = out;
@@ -207,6 +219,7 @@ void Module::check_input_dtype(const Tensor& x) const {
 }
 
 Generator& Module::layer_generator() {
+  if (Generator* g = thread_generator()) return *g;  // a data-parallel part's own stream
   if (!seed_) return default_generator();
   if (!own_generator_) own_generator_ = std::make_unique<Generator>(*seed_);
   return *own_generator_;

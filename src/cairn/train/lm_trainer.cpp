@@ -8,12 +8,14 @@
 #include <limits>
 
 #include "cairn/core/autograd/autograd.h"
+#include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
 #include "cairn/nn/module.h"
 #include "cairn/nn/weights_io.h"
 #include "cairn/optim/clip.h"
 #include "cairn/optim/optimizer.h"
 #include "cairn/optim/schedules.h"
+#include "cairn/train/data_parallel.h"
 #include "cairn/train/model.h"
 
 namespace cairn::train {
@@ -45,14 +47,14 @@ LmTrainer::LmTrainer(std::shared_ptr<nn::Module> net, std::shared_ptr<optim::Opt
   CAIRN_CHECK(opt_ != nullptr, ValueError, "LmTrainer: the optimizer is null");
 }
 
-Tensor LmTrainer::loss_of(const data::LmBatch& b) {
+Tensor LmTrainer::loss_of(const Tensor& inputs, const Tensor& targets) {
   // inputs, targets: (B, T) -> logits (B, T, V) -> mean cross-entropy over the B * T positions.
-  Tensor logits = net_->forward(b.inputs);
-  const int64_t B = b.inputs.size(0), T = b.inputs.size(1);
+  Tensor logits = net_->forward(inputs);
+  const int64_t B = inputs.size(0), T = inputs.size(1);
   CAIRN_CHECK(logits.dim() == 3 && logits.size(0) == B && logits.size(1) == T, ShapeError,
               "language-model training: the model returned logits of shape ", shape_str(logits.shape()),
-              " for tokens of shape ", shape_str(b.inputs.shape()), "; expected (B, T, vocab)");
-  return cross_entropy(reshape(logits, {B * T, logits.size(2)}), reshape(b.targets, {B * T}));
+              " for tokens of shape ", shape_str(inputs.shape()), "; expected (B, T, vocab)");
+  return cross_entropy(reshape(logits, {B * T, logits.size(2)}), reshape(targets, {B * T}));
 }
 
 double LmTrainer::estimate_loss(const data::LmBatcher& data, Generator& gen, int64_t batches, int64_t batch_size) {
@@ -65,7 +67,10 @@ double LmTrainer::estimate_loss(const data::LmBatcher& data, Generator& gen, int
     ~EvalMode() { m.train(was); }
   } eval_mode(*net_);
   double sum = 0;
-  for (int64_t i = 0; i < batches; ++i) sum += loss_of(data.sample(gen, batch_size)).item();
+  for (int64_t i = 0; i < batches; ++i) {
+    const data::LmBatch b = data.sample(gen, batch_size);
+    sum += loss_of(b.inputs, b.targets).item();
+  }
   return sum / static_cast<double>(batches);
 }
 
@@ -75,6 +80,9 @@ LmHistory LmTrainer::fit(const data::LmBatcher& train, const data::LmBatcher* va
   CAIRN_CHECK(o.eval_every >= 0 && o.eval_batches >= 1, ValueError,
               "fit: eval_every must be >= 0 and eval_batches >= 1, got ", o.eval_every, " and ", o.eval_batches);
   CAIRN_CHECK(o.clip_grad_norm >= 0, ValueError, "fit: clip_grad_norm must be >= 0 (0 = off), got ", o.clip_grad_norm);
+  CAIRN_CHECK(o.data_parallel >= 0, ValueError, "fit: data_parallel must be >= 0 (0: one part per thread), got ",
+              o.data_parallel);
+  const int parts = static_cast<int>(o.data_parallel > 0 ? o.data_parallel : num_threads());
   gen_.manual_seed(o.seed);
   step_ = 0;
   history_ = {};
@@ -108,13 +116,14 @@ LmHistory LmTrainer::fit(const data::LmBatcher& train, const data::LmBatcher* va
   int64_t log_n = 0;
   while (step_ < o.steps) {
     if (o.eval_every > 0 && step_ % o.eval_every == 0) evaluate();
-    Tensor loss = loss_of(train.sample(gen_, o.batch_size));
-    const double l = loss.item();
+    const data::LmBatch b = train.sample(gen_, o.batch_size);
+    opt_->zero_grad();
+    const double l = parallel_backward(o.batch_size, parts, [&](int64_t r0, int64_t r1) {
+      return loss_of(b.inputs.narrow(0, r0, r1 - r0), b.targets.narrow(0, r0, r1 - r0));
+    });
     if (!std::isfinite(l))
       throw NonFiniteLossError(detail::cat("the training loss is ", l, " at step ", step_ + 1, " (lr ", opt_->lr(),
                                            "); lower the learning rate, keep clip_grad_norm on, or check the data"));
-    opt_->zero_grad();
-    loss.backward();
     if (o.clip_grad_norm > 0) optim::clip_grad_norm_(params, o.clip_grad_norm);
     opt_->step();
     if (sched_) sched_->step();

@@ -52,6 +52,10 @@ struct LmTrainOptions {
   int64_t eval_every = 500;    // 0: only after the last step
   int64_t eval_batches = 200;  // batches per split per evaluation
   double clip_grad_norm = 1.0; // 0: no clipping
+  // Parts each batch is cut into, whose forward and backward run at once on their own threads
+  // (train/data_parallel.h); 0: one per thread (num_threads()), 1: the whole batch in one pass, its ops threaded.
+  // The losses agree to rounding; for a given number of parts a run is reproducible on any thread count.
+  int64_t data_parallel = 0;
   uint64_t seed = 1337;
   int64_t log_every = 0;       // also print "step N: loss X" every N steps (0: never)
   bool verbose = true;         // print the evaluation lines to stdout
@@ -88,7 +92,7 @@ class LmTrainer {
   int64_t step() const { return step_; }
 
  private:
-  Tensor loss_of(const data::LmBatch& b);
+  Tensor loss_of(const Tensor& inputs, const Tensor& targets);
 
   std::shared_ptr<nn::Module> net_;
   std::shared_ptr<optim::Optimizer> opt_;

@@ -86,6 +86,36 @@ class FunctionNode final : public Node {
   BackwardFn fn_;
 };
 
+// Collects the gradients that backward() would add into leaves' .grad, on the threads where a GradSinkScope has
+// installed it. The parts of a data-parallel step (train/data_parallel.h) backpropagate at once, each into a sink
+// of its own; merge_gradients then adds them into .grad in a fixed order, so the result does not depend on which
+// part finished first.
+class GradSink {
+ public:
+  void accumulate(const std::shared_ptr<TensorImpl>& leaf, const Tensor& g);
+  size_t size() const { return grads_.size(); }
+
+ private:
+  friend void merge_gradients(std::vector<GradSink>& sinks);
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, std::shared_ptr<TensorImpl>>> grads_;  // leaf, its gradient
+};
+
+// Installs a sink on this thread for the scope's lifetime.
+class GradSinkScope {
+ public:
+  explicit GradSinkScope(GradSink& sink);
+  ~GradSinkScope();
+  GradSinkScope(const GradSinkScope&) = delete;
+  GradSinkScope& operator=(const GradSinkScope&) = delete;
+
+ private:
+  GradSink* prev_;
+};
+
+// Adds every sink's gradients into their leaves' .grad: per leaf, the existing .grad, then the sinks in order.
+// The sinks are left empty.
+void merge_gradients(std::vector<GradSink>& sinks);
+
 // Grad mode (thread-local). When off, ops record nothing.
 bool grad_enabled();
 void set_grad_enabled(bool on);

@@ -1,14 +1,35 @@
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <queue>
 #include <unordered_map>
 
 #include "cairn/core/autograd/autograd.h"
+#include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
 
 namespace cairn::autograd {
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local GradSink* g_sink = nullptr;
 std::atomic<uint64_t> g_next_seq{0};
+// Guards leaves' accumulator links: data-parallel parts record ops on the same parameters at once.
+std::mutex g_leaf_mutex;
+
+// slot += g, where an empty slot takes g itself when nothing else can see it (as PyTorch's AccumulateGrad steals
+// it): the caller's reference is the only one to the tensor and to its whole, unshared buffer. Otherwise (a view
+// shared with another gradient, a gradient the caller passed in) a fresh copy.
+void accumulate_into(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
+  if (slot) {
+    Tensor(slot).add_(g);
+    return;
+  }
+  const auto& impl = g.impl_ptr();
+  const bool sole = impl.use_count() == 1 && !impl->requires_grad && !impl->grad_fn && impl->storage &&
+                    impl->storage.use_count() == 1 && impl->offset == 0 && g.is_contiguous() &&
+                    impl->storage->nbytes() == static_cast<size_t>(g.numel()) * g.element_size();
+  slot = sole ? impl : clone(g).impl_ptr();
+}
 }  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
@@ -36,19 +57,36 @@ AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : Node("Accumul
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& g) {
   CAIRN_CHECK(g.shape() == leaf_->shape, AutogradError, "gradient of shape ", shape_str(g.shape()),
               " does not match its leaf tensor of shape ", shape_str(leaf_->shape));
-  if (!leaf_->grad) {
-    // The incoming gradient becomes .grad as it is when nothing else can see it (as PyTorch's AccumulateGrad
-    // steals it): the engine's reference is the only one to the tensor and to its whole, unshared buffer.
-    // Otherwise (a view shared with another gradient, a gradient the caller passed in) a fresh copy.
-    const auto& impl = g.impl_ptr();
-    const bool sole = impl.use_count() == 1 && !impl->requires_grad && !impl->grad_fn && impl->storage &&
-                      impl->storage.use_count() == 1 && impl->offset == 0 && g.is_contiguous() &&
-                      impl->storage->nbytes() == static_cast<size_t>(g.numel()) * g.element_size();
-    leaf_->grad = sole ? impl : clone(g).impl_ptr();
-  } else {
-    Tensor(leaf_->grad).add_(g);
-  }
+  if (g_sink) g_sink->accumulate(leaf_, g);
+  else accumulate_into(leaf_->grad, g);
   return {};
+}
+
+void GradSink::accumulate(const std::shared_ptr<TensorImpl>& leaf, const Tensor& g) {
+  // A step reaches a few dozen leaves, each once or twice (tied weights): a linear search is enough.
+  auto it = std::find_if(grads_.begin(), grads_.end(), [&](const auto& e) { return e.first == leaf; });
+  if (it == grads_.end()) it = grads_.insert(grads_.end(), {leaf, nullptr});
+  accumulate_into(it->second, g);
+}
+
+GradSinkScope::GradSinkScope(GradSink& sink) : prev_(g_sink) { g_sink = &sink; }
+GradSinkScope::~GradSinkScope() { g_sink = prev_; }
+
+void merge_gradients(std::vector<GradSink>& sinks) {
+  std::vector<TensorImpl*> leaves;  // every leaf once, in the order first reached
+  for (const GradSink& s : sinks)
+    for (const auto& [leaf, g] : s.grads_)
+      if (std::find(leaves.begin(), leaves.end(), leaf.get()) == leaves.end()) leaves.push_back(leaf.get());
+  parallel_for(0, static_cast<int64_t>(leaves.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      for (GradSink& s : sinks)
+        for (auto& [leaf, g] : s.grads_)
+          if (leaf.get() == leaves[i]) {
+            Tensor gt(std::move(g));
+            accumulate_into(leaf->grad, gt);
+          }
+  });
+  for (GradSink& s : sinks) s.grads_.clear();
 }
 
 FunctionNode::FunctionNode(std::string name, std::vector<std::shared_ptr<Node>> next, std::vector<Shape> input_shapes,
@@ -100,6 +138,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return nullptr;
   TensorImpl* impl = t.impl();
   if (impl->grad_fn) return impl->grad_fn;
+  std::lock_guard<std::mutex> lock(g_leaf_mutex);
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());

@@ -1,7 +1,11 @@
 #include "cairn/core/tensor/allocator.h"
 
+#include <omp.h>
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -34,64 +38,93 @@ void* system_alloc(size_t cls) {
   return p;
 }
 
+// Free lists are sharded by OpenMP thread: the parts of a data-parallel step (train/data_parallel.h) allocate and
+// free at once on two threads, and one shared list made them wait on its lock and take each other's blocks, whose
+// lines then moved between the cores' caches. A thread takes from its own shard first and from the others only
+// when its own has no block of the size, so memory is still reused whichever thread freed it.
 class CachingCpuAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
-    size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(cls);
-      if (it != free_.end() && !it->second.empty()) {
+    const size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
+    const size_t home = shard_index();
+    for (size_t i = 0; i < kShards; ++i) {
+      Shard& sh = shards_[(home + i) % kShards];
+      std::lock_guard<std::mutex> lock(sh.mu);
+      auto it = sh.free.find(cls);
+      if (it != sh.free.end() && !it->second.empty()) {
         void* p = it->second.back();
         it->second.pop_back();
-        stats_.cached_hits++;
-        stats_.bytes_cached -= cls;
-        stats_.bytes_in_use += cls;
+        sh.cached_hits++;
+        sh.cached -= static_cast<int64_t>(cls);
+        sh.in_use += static_cast<int64_t>(cls);
         return p;
       }
-      stats_.system_allocs++;
-      stats_.bytes_in_use += cls;
-      stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.bytes_in_use + stats_.bytes_cached);
     }
     void* p = system_alloc(cls);
     if (!p) {
       cpu_allocator_empty_cache();
       p = system_alloc(cls);
     }
-    if (!p) {
-      std::lock_guard<std::mutex> lock(mu_);
-      stats_.bytes_in_use -= cls;
-      throw Error(detail::cat("out of memory: could not allocate ", cls, " bytes for a tensor"));
-    }
+    if (!p) throw Error(detail::cat("out of memory: could not allocate ", cls, " bytes for a tensor"));
+    std::lock_guard<std::mutex> lock(shards_[home].mu);
+    shards_[home].system_allocs++;
+    shards_[home].in_use += static_cast<int64_t>(cls);
+    system_bytes_ += cls;
+    peak_bytes_ = std::max(peak_bytes_.load(), system_bytes_.load());  // racy max: a statistic
     return p;
   }
 
   void deallocate(void* p, size_t nbytes) override {
     if (!p) return;
-    size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
-    std::lock_guard<std::mutex> lock(mu_);
-    free_[cls].push_back(p);
-    stats_.bytes_in_use -= cls;
-    stats_.bytes_cached += cls;
+    const size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
+    Shard& sh = shards_[shard_index()];
+    std::lock_guard<std::mutex> lock(sh.mu);
+    sh.free[cls].push_back(p);
+    sh.in_use -= static_cast<int64_t>(cls);
+    sh.cached += static_cast<int64_t>(cls);
   }
 
   void empty_cache() {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [cls, v] : free_)
-      for (void* p : v) std::free(p);
-    free_.clear();
-    stats_.bytes_cached = 0;
+    for (Shard& sh : shards_) {
+      std::lock_guard<std::mutex> lock(sh.mu);
+      for (auto& [cls, v] : sh.free) {
+        for (void* p : v) std::free(p);
+        system_bytes_ -= cls * v.size();
+      }
+      sh.free.clear();
+      sh.cached = 0;
+    }
   }
 
   AllocatorStats stats() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stats_;
+    AllocatorStats st;
+    int64_t in_use = 0, cached = 0;
+    for (Shard& sh : shards_) {
+      std::lock_guard<std::mutex> lock(sh.mu);
+      st.system_allocs += sh.system_allocs;
+      st.cached_hits += sh.cached_hits;
+      in_use += sh.in_use;
+      cached += sh.cached;
+    }
+    st.bytes_in_use = static_cast<size_t>(in_use);
+    st.bytes_cached = static_cast<size_t>(cached);
+    st.peak_bytes = peak_bytes_;
+    return st;
   }
 
  private:
-  std::mutex mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
-  AllocatorStats stats_;
+  static constexpr size_t kShards = 4;
+  static size_t shard_index() { return static_cast<size_t>(omp_get_thread_num()) % kShards; }
+
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<size_t, std::vector<void*>> free;
+    uint64_t system_allocs = 0, cached_hits = 0;
+    int64_t in_use = 0, cached = 0;  // a block freed on another shard than it came from moves bytes between them
+  };
+  std::array<Shard, kShards> shards_;
+  std::atomic<size_t> system_bytes_{0};  // in use + cached: changes only when blocks come from or go to the system
+  std::atomic<size_t> peak_bytes_{0};
 };
 
 CachingCpuAllocator& instance() {

@@ -61,10 +61,18 @@ uint64_t Generator::below(uint64_t n) {
   return static_cast<uint64_t>(m >> 64);
 }
 
+namespace {
+thread_local Generator* g_thread_generator = nullptr;
+}  // namespace
+
 Generator& default_generator() {
   static Generator g(0x5eed);
-  return g;
+  return g_thread_generator ? *g_thread_generator : g;
 }
+
+ThreadGeneratorScope::ThreadGeneratorScope(Generator& g) : prev_(g_thread_generator) { g_thread_generator = &g; }
+ThreadGeneratorScope::~ThreadGeneratorScope() { g_thread_generator = prev_; }
+Generator* thread_generator() { return g_thread_generator; }
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 }  // namespace cairn

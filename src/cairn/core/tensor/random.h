@@ -36,8 +36,25 @@ class Generator {
   double spare_ = 0.0;
 };
 
-// The process-wide default generator (used when an op is given none).
+// The process-wide default generator (used when an op is given none), or this thread's override.
 Generator& default_generator();
 void manual_seed(uint64_t seed);
+
+// While one is alive, default_generator() and every module's layer_generator() on this thread return its
+// generator: each part of a data-parallel step (train/data_parallel.h) draws its dropout masks from a stream of
+// its own, so the draws do not depend on which thread ran first.
+class ThreadGeneratorScope {
+ public:
+  explicit ThreadGeneratorScope(Generator& g);
+  ~ThreadGeneratorScope();
+  ThreadGeneratorScope(const ThreadGeneratorScope&) = delete;
+  ThreadGeneratorScope& operator=(const ThreadGeneratorScope&) = delete;
+
+ private:
+  Generator* prev_;
+};
+
+// This thread's override, or null.
+Generator* thread_generator();
 
 }  // namespace cairn

@@ -156,7 +156,8 @@ Bf16Operands bf16_operands(const void* a, int64_t ar, int64_t ac, int64_t lda, c
 bool use_bf16() { return float32_matmul_precision() == MatmulPrecision::medium; }
 
 // build(), for a primitive that one thread runs by itself when one_thread: oneDNN sizes a primitive's work split
-// from the thread count when it is created, so the count is 1 while it is.
+// from the thread count when it is created, so the count is 1 while it is. Products called inside a parallel
+// region (a part of a data-parallel step, a row block of a split product) run on their thread alone.
 template <class Build>
 MatmulPtr built_for(bool one_thread, const Build& build) {
   if (!one_thread) return build();
@@ -249,7 +250,7 @@ bool linear_f32(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, con
                 bool relu) {
   if (M * N * K < kDnnlMinWork) return false;
   if (use_bf16()) {
-    if (const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, true)) {
+    if (const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, true, omp_in_parallel())) {
       Bf16Operands ops = bf16_operands(x, M, K, ldx, w, N, K, K);
       run(*m, ops.at(0), ops.at(1), bias, y);
       return true;
@@ -264,7 +265,7 @@ bool linear_f32(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, con
     });
     return true;
   }
-  const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, false);
+  const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, false, omp_in_parallel());
   if (!m) return false;
   run(*m, x, w, bias, y);
   return true;
@@ -395,7 +396,7 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
   if (M * N * K >= kDnnlMinWork) {
     const float a = static_cast<float>(alpha), b = static_cast<float>(beta);
     if (use_bf16()) {
-      if (const MatmulPtr m = gemm_for(ta, tb, M, N, K, a, lda, ldb, b, ldc, true)) {
+      if (const MatmulPtr m = gemm_for(ta, tb, M, N, K, a, lda, ldb, b, ldc, true, omp_in_parallel())) {
         Bf16Operands ops = bf16_operands(A, ta ? K : M, ta ? M : K, lda, B, tb ? N : K, tb ? K : N, ldb);
         run(*m, ops.at(0), ops.at(1), nullptr, C);
         return;
@@ -411,7 +412,7 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
       });
       return;
     }
-    const MatmulPtr m = gemm_for(ta, tb, M, N, K, a, lda, ldb, b, ldc, false);
+    const MatmulPtr m = gemm_for(ta, tb, M, N, K, a, lda, ldb, b, ldc, false, omp_in_parallel());
     if (m) {
       run(*m, A, B, nullptr, C);
       return;
