@@ -8,7 +8,7 @@
 //                                               as `cairn train` runs it; parts 1: one pass, each op threaded
 //   gpt_bench generate [threads=1] [reps=50]    ms/token at context positions 8, 16, 32, 64, with and without cache
 //   gpt_bench attention [threads=1] [reps=200]  CPU ms of the fused attention forward and backward at the GPT shape
-//   gpt_bench gemms [threads=2] [reps=200]      wall ms of each matrix product of a training step (the step's floor)
+//   gpt_bench gemms [threads=2] [reps=200] [rows=768]  wall ms of each matrix product of a training step (its floor)
 //
 // bench/compare_gpt.sh runs both sides in one go. Figures, not tests: nothing here fails on a slow machine.
 #include <algorithm>
@@ -144,13 +144,13 @@ int attention(int threads, int reps) {
   return 0;
 }
 
-// The training step's matrix products one by one: for each Linear of the model (x: 768 tokens by `in`), the
+// The training step's matrix products one by one: for each Linear of the model (x: M tokens by `in`; 768, or 384
+// for one of the two parts of a data-parallel step on one thread each), the
 // forward x W^T + b and the backward's dX = dY W and dW = dY^T X, at the step's shapes. Their sum over the
 // model's layers is what a step spends in GEMMs, the floor under its time.
-int gemms(int threads, int reps) {
+int gemms(int threads, int reps, int64_t M) {
   set_num_threads(threads);
   Generator g(5);
-  const int64_t M = 12 * 64;
   struct Layer {
     const char* name;
     int64_t in, out, count;
@@ -163,7 +163,8 @@ int gemms(int threads, int reps) {
     for (int i = 0; i < reps; ++i) f();
     return ms_since(t0) / reps;
   };
-  std::printf("cairn gpt matmuls (threads=%d, %d reps), wall ms per call:\n", threads, reps);
+  std::printf("cairn gpt matmuls (%lld rows, threads=%d, %d reps), wall ms per call:\n", static_cast<long long>(M),
+              threads, reps);
   std::printf("  %-10s %9s %8s %8s %8s %6s\n", "layer", "in x out", "forward", "dX", "dW", "count");
   double total = 0;
   for (const Layer& l : layers) {
@@ -176,7 +177,9 @@ int gemms(int threads, int reps) {
     std::printf("  %-10s %4lldx%-4lld %8.3f %8.3f %8.3f %6lld\n", l.name, static_cast<long long>(l.in),
                 static_cast<long long>(l.out), f, dx, dw, static_cast<long long>(l.count));
   }
-  std::printf("  all matmuls of one step: %.2f ms\n", total);
+  double flops = 0;
+  for (const Layer& l : layers) flops += 3.0 * 2.0 * static_cast<double>(M * l.in * l.out * l.count);
+  std::printf("  all matmuls of one step: %.2f ms, %.0f GFLOP/s\n", total, flops / total / 1e6);
   return 0;
 }
 
@@ -189,12 +192,13 @@ int main(int argc, char** argv) {
       return train_step(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200, argc > 4 ? argv[4] : "highest",
                    argc > 5 ? std::atoi(argv[5]) : 0);
     if (mode == "attention") return attention(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 200);
-    if (mode == "gemms") return gemms(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200);
+    if (mode == "gemms")
+      return gemms(argc > 2 ? std::atoi(argv[2]) : 2, argc > 3 ? std::atoi(argv[3]) : 200, argc > 4 ? std::atoll(argv[4]) : 768);
     if (mode == "generate") return generate(argc > 2 ? std::atoi(argv[2]) : 1, argc > 3 ? std::atoi(argv[3]) : 50);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gpt_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] [highest|medium] | generate [threads] [reps] | attention [threads] [reps] | gemms [threads] [reps]\n");
+  std::fprintf(stderr, "usage: gpt_bench train [threads] [iters] [highest|medium] | generate [threads] [reps] | attention [threads] [reps] | gemms [threads] [reps] [rows]\n");
   return 2;
 }

@@ -160,6 +160,7 @@ void score_tile(GemmKernel gemm, const View4& q, const View4& k, const T* kt, in
         if (mk.pad[j0 + j]) sr[j] = kNegInf;
     if (mk.causal) {
       const int64_t last = i0 + r + mk.causal_offset;  // last visible key
+#pragma omp simd
       for (int64_t j = std::max<int64_t>(0, last + 1 - j0); j < cols; ++j) sr[j] = kNegInf;
     }
   }
@@ -187,6 +188,45 @@ T exp_shifted_sum(T* x, int64_t n, T shift) {
   }
   return sum;
 }
+
+template <class T>
+T dot_row(const T* a, const T* b, int64_t n) {
+  return dot_of(a, b, n);
+}
+
+#if defined(__AVX512F__)
+// float32 rows of at most a few vectors (a tile's 16 to 64 scores, a 32-wide head): GCC ends the OpenMP SIMD
+// reductions above by storing the vector and adding its 16 lanes one after another, a chain that cost more than
+// the row's arithmetic (about a third of the forward kernel). Here each row is one vector accumulator, the tail
+// masked, reduced by a shuffle tree; the order is fixed by n alone.
+inline __mmask16 lanes(int64_t w) { return static_cast<__mmask16>((1u << w) - 1); }  // the first w of 16, w <= 16
+
+inline float row_max(const float* x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + j));
+  if (j < n) m = _mm512_mask_max_ps(m, lanes(n - j), m, _mm512_maskz_loadu_ps(lanes(n - j), x + j));
+  return _mm512_reduce_max_ps(m);
+}
+
+inline float exp_shifted_sum(float* x, int64_t n, float shift) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) x[j] = vec_exp(x[j] - shift);
+  __m512 s = _mm512_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + j));
+  if (j < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(lanes(n - j), x + j));
+  return _mm512_reduce_add_ps(s);
+}
+
+inline float dot_row(const float* a, const float* b, int64_t n) {
+  __m512 s = _mm512_setzero_ps();
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), s);
+  if (j < n) s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes(n - j), a + j), _mm512_maskz_loadu_ps(lanes(n - j), b + j), s);
+  return _mm512_reduce_add_ps(s);
+}
+#endif
 
 // ---- forward ----
 
@@ -227,8 +267,9 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
             const T alpha = vec_exp(m[r] - mx);  // 0 on the first visible tile (m = -inf)
             const T sum = exp_shifted_sum(sr, cols, mx);
             l[r] = l[r] * alpha + sum;
+            const bool rescale = alpha != T(1) && m[r] != kNegInf;  // acc is still 0 before the first visible tile
             m[r] = mx;
-            if (alpha != T(1)) {
+            if (rescale) {
               T* ar = acc.data() + r * Dv;
               for (int64_t d = 0; d < Dv; ++d) ar[d] *= alpha;
             }
@@ -288,7 +329,7 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
         const int64_t rows = std::min(kQRows, Tq - i0);
         const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
         for (int64_t r = 0; r < rows; ++r)  // D_i = dO_i . O_i
-          Di[r] = dot_of(dO.row<T>(b, h, i0 + r), o.row<T>(b, h, i0 + r), Dv);
+          Di[r] = dot_row(dO.row<T>(b, h, i0 + r), o.row<T>(b, h, i0 + r), Dv);
         std::fill(dqacc.begin(), dqacc.end(), T(0));
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
