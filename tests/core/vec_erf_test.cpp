@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "cairn/core/core.h"
 #include "cairn/core/kernels/cpu/vec_erf.h"
@@ -91,6 +92,33 @@ TEST(VecErf, GeluAndItsGradientMatchDoublePrecision) {
   EXPECT_EQ(vec_gelu_backward(2.0f, 30.0f), 2.0f);
   EXPECT_EQ(vec_gelu_backward(2.0f, -30.0f), 0.0f);
 }
+
+#if defined(__AVX512F__)
+TEST(VecErf, SixteenLaneGeluEqualsTheScalarFormBitForBit) {
+  // gelu_and_grad16 (the training kernel's) against vec_gelu / vec_gelu_backward over the sweep and special values:
+  // the same bits, so the accuracy checked above carries over.
+  std::vector<float> xs;
+  sweep([&](float v) { xs.push_back(v); });
+  for (float v : {0.0f, -0.0f, 15.99f, 16.0f, -16.0f, 30.0f, -30.0f, 1e30f, -1e30f, INFINITY, -INFINITY, NAN})
+    xs.push_back(v);
+  while (xs.size() % 16) xs.push_back(1.0f);
+  int64_t bad = 0;
+  float at = 0;
+  for (size_t i = 0; i < xs.size(); i += 16) {
+    __m512 g;
+    float y[16], d[16];
+    _mm512_storeu_ps(y, cairn::kernels::cpu::gelu_and_grad16(_mm512_loadu_ps(xs.data() + i), g));
+    _mm512_storeu_ps(d, g);
+    for (int k = 0; k < 16; ++k) {
+      const float v = xs[i + k], wy = vec_gelu(v), wd = vec_gelu_backward(1.0f, v);
+      const bool same = (std::isnan(wy) ? std::isnan(y[k]) : std::memcmp(&wy, &y[k], 4) == 0) &&
+                        (std::isnan(wd) ? std::isnan(d[k]) : std::memcmp(&wd, &d[k], 4) == 0);
+      if (!same && bad++ == 0) at = v;
+    }
+  }
+  EXPECT_EQ(bad, 0) << "first at x = " << at;
+}
+#endif
 
 TEST(VecErf, TanhGeluMatchesDoublePrecision) {
   // x * sigmoid(2u) against PyTorch's formula in double: a few ulp of the result (1e-12 absolute near 0) for

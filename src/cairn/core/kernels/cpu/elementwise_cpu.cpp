@@ -129,6 +129,23 @@ struct UnaryWithGrad {
   // float32 shares the exp and normal CDF between value and derivative (vec_gelu_and_grad); float64, the
   // gradient checks' precision, evaluates each as its own kernel does.
   static void gelu(const Tensor& x, const Tensor& out, const Tensor& grad, Scalars) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+      float* o = static_cast<float*>(out.raw_data());
+      float* d = static_cast<float*>(grad.raw_data());
+      const float* xp = static_cast<const float*>(x.raw_data());
+      parallel_for(0, out.numel(), kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; i += 16) {
+          const __mmask16 m = static_cast<__mmask16>(e - i >= 16 ? 0xffff : (1u << (e - i)) - 1);
+          __m512 dv;
+          const __m512 y = gelu_and_grad16(_mm512_maskz_loadu_ps(m, xp + i), dv);
+          _mm512_mask_storeu_ps(o + i, m, y);
+          _mm512_mask_storeu_ps(d + i, m, dv);
+        }
+      });
+      return;
+    }
+#endif
     unary_with_grad_map<T>(x, out, grad, [](T v, T& d) CAIRN_VEC_LAMBDA {
       if constexpr (std::is_same_v<T, float>) {
         return vec_gelu_and_grad(v, d);
