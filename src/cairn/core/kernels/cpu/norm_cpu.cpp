@@ -2,6 +2,7 @@
 // thread in a fixed order (rows for layer norm, channels for batch norm, column tiles for the weight
 // gradients), so results do not depend on the thread count.
 #include <cmath>
+#include <type_traits>
 
 #include "cairn/core/kernels/cpu/loops.h"
 #include "cairn/core/kernels/cpu/parallel_rows.h"
@@ -80,15 +81,35 @@ void layer_norm_backward_kernel(const Tensor& doutt, const Tensor& xt, const Ten
         T* o = dx + r * D;
         const T m = mean[r], s = rstd[r];
         constexpr int L = kLanes<T>;
-        T acc1[L] = {}, acc2[L] = {};
+        T dnorm_mean, dnorm_norm_mean;
         int64_t i = 0;
-        for (; i + L <= D; i += L)
-          for (int k = 0; k < L; ++k) {
-            const T dn = w ? w[i + k] * g[i + k] : g[i + k];
-            acc1[k] += dn;
-            acc2[k] += dn * (xr[i + k] - m) * s;
-          }
-        T dnorm_mean = combine_lanes(acc1), dnorm_norm_mean = combine_lanes(acc2);
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>) {  // the same partial sums, in registers (row_reduce.h)
+          __m512 a1[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, a2[2] = {a1[0], a1[0]};
+          const __m512 mv = _mm512_set1_ps(m), sv = _mm512_set1_ps(s);
+          for (; i + L <= D; i += L)
+            for (int h = 0; h < 2; ++h) {
+              const int64_t j = i + 16 * h;
+              __m512 dn = _mm512_loadu_ps(g + j);
+              if (w) dn = _mm512_mul_ps(_mm512_loadu_ps(w + j), dn);
+              a1[h] = _mm512_add_ps(a1[h], dn);
+              a2[h] = _mm512_fmadd_ps(_mm512_mul_ps(dn, _mm512_sub_ps(_mm512_loadu_ps(xr + j), mv)), sv, a2[h]);
+            }
+          dnorm_mean = combine_lanes(a1[0], a1[1]);
+          dnorm_norm_mean = combine_lanes(a2[0], a2[1]);
+        } else
+#endif
+        {
+          T acc1[L] = {}, acc2[L] = {};
+          for (; i + L <= D; i += L)
+            for (int k = 0; k < L; ++k) {
+              const T dn = w ? w[i + k] * g[i + k] : g[i + k];
+              acc1[k] += dn;
+              acc2[k] += dn * (xr[i + k] - m) * s;
+            }
+          dnorm_mean = combine_lanes(acc1);
+          dnorm_norm_mean = combine_lanes(acc2);
+        }
         for (; i < D; ++i) {
           const T dn = w ? w[i] * g[i] : g[i];
           dnorm_mean += dn;
