@@ -131,10 +131,14 @@ struct UnaryWithGrad {
   static void gelu(const Tensor& x, const Tensor& out, const Tensor& grad, Scalars) {
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>) {
-      float* o = static_cast<float*>(out.raw_data());
-      float* d = static_cast<float*>(grad.raw_data());
-      const float* xp = static_cast<const float*>(x.raw_data());
+      float* const o0 = static_cast<float*>(out.raw_data());
+      float* const d0 = static_cast<float*>(grad.raw_data());
+      const float* const x0 = static_cast<const float*>(x.raw_data());
       parallel_for(0, out.numel(), kGrain, [&](int64_t b, int64_t e) {
+        // Local copies: the intrinsics' stores may alias anything, the captured pointers included.
+        float* const o = o0;
+        float* const d = d0;
+        const float* const xp = x0;
         for (int64_t i = b; i < e; i += 16) {
           const __mmask16 m = static_cast<__mmask16>(e - i >= 16 ? 0xffff : (1u << (e - i)) - 1);
           __m512 dv;
