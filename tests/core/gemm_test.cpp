@@ -137,36 +137,6 @@ TEST(Gemm, FusedLinearMatchesTheStepByStepPath) {
     }
 }
 
-// gelu_linear on float32 above the size threshold multiplies the input gradient by GELU's derivative inside the
-// product (oneDNN's binary post-op), on one thread and on row blocks over two; it must agree with the composition
-// linear(gelu(h)), whose gradient takes a separate product, and with float64.
-TEST(Gemm, GeluLinearMatchesTheComposition) {
-  const int saved = num_threads();
-  Generator g(6);
-  const Tensor h = uniform({3, 64, 96}, -3, 3, DType::f64, &g), w = uniform({80, 96}, -1, 1, DType::f64, &g);
-  const Tensor b = uniform({80}, -1, 1, DType::f64, &g), seed = uniform({3, 64, 80}, -1, 1, DType::f64, &g);
-  auto run = [&](DType dt, bool fused) {
-    Tensor hi = h.detach().to(dt).requires_grad_(), wi = w.detach().to(dt).requires_grad_();
-    Tensor bi = b.detach().to(dt).requires_grad_();
-    Tensor y = fused ? gelu_linear(hi, wi, bi) : linear(gelu(hi), wi, bi);
-    y.backward(seed.to(dt));
-    return std::vector<std::vector<double>>{y.to_vector<double>(), hi.grad().to_vector<double>(),
-                                            wi.grad().to_vector<double>(), bi.grad().to_vector<double>()};
-  };
-  const auto ref = run(DType::f64, false);
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    const auto composed = run(DType::f32, false), got = run(DType::f32, true);
-    for (size_t i = 0; i < ref.size(); ++i)
-      for (size_t j = 0; j < ref[i].size(); ++j) {
-        ASSERT_NEAR(got[i][j], ref[i][j], 1e-4) << "threads " << threads << " output " << i << " element " << j;
-        ASSERT_NEAR(got[i][j], composed[i][j], 1e-5 * std::max(1.0, std::abs(composed[i][j])))
-            << "threads " << threads << " output " << i << " element " << j;
-      }
-  }
-  set_num_threads(saved);
-}
-
 namespace {
 
 // Sets the float32 matmul precision for a scope.

@@ -251,9 +251,6 @@ TEST(Golden, Linear) {
   auto lin = [](Call& c) { return outs(linear(c["x"], c["w"], c.opt("b"))); };
   auto lin_relu = [](Call& c) { return outs(linear(c["x"], c["w"], c.opt("b"), Fused::relu)); };
   golden::run("linear", {{"bias", lin}, {"no_bias", lin}, {"3d_input", lin}, {"1d_input", lin}, {"relu", lin_relu}});
-  auto gl = [](Call& c) { return outs(gelu_linear(c["x"], c["w"], c.opt("b"))); };
-  auto gl_tanh = [](Call& c) { return outs(gelu_linear(c["x"], c["w"], c.opt("b"), "tanh")); };
-  golden::run("gelu_linear", {{"bias", gl}, {"3d_input", gl}, {"tanh_no_bias", gl_tanh}});
 }
 
 // ---- views and layout ----

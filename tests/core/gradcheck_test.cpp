@@ -443,15 +443,6 @@ TEST(Gradcheck, Linear) {
         {U({5, 4}, 177), U({3, 4}, 178), U({3}, 179)});
 }
 
-TEST(Gradcheck, GeluLinear) {
-  auto f = [](const Ins& in) { return gelu_linear(in[0], in[1], in[2]); };
-  check("gelu_linear", f, {U({5, 4}, 190), U({3, 4}, 191), U({3}, 192)});
-  check("gelu_linear 3-D input", f, {U({2, 5, 4}, 193), U({3, 4}, 194), U({3}, 195)});
-  check("gelu_linear tanh form without bias", [](const Ins& in) { return gelu_linear(in[0], in[1], Tensor(), "tanh"); },
-        {U({5, 4}, 196), U({3, 4}, 197)});
-  check("gelu_linear only the input requires grad", f, {U({5, 4}, 198), no_grad(U({3, 4}, 199)), no_grad(U({3}, 200))});
-}
-
 // ---- views and layout ----
 
 TEST(Gradcheck, Views) {

@@ -336,18 +336,6 @@ def linear_cases():
     ]
 
 
-def gelu_linear_cases():
-    # Cairn's gelu_linear(h, w, b, approximate) = linear(gelu(h), w, b), a Transformer MLP's second layer.
-    g = gen("gelu_linear")
-    return [
-        Case("bias", {"x": U(g, (5, 4)), "w": U(g, (3, 4)), "b": U(g, (3,))}, lambda x, w, b: F.linear(F.gelu(x), w, b)),
-        Case("3d_input", {"x": U(g, (2, 5, 4)), "w": U(g, (3, 4)), "b": U(g, (3,))},
-             lambda x, w, b: F.linear(F.gelu(x), w, b)),
-        Case("tanh_no_bias", {"x": U(g, (5, 4)), "w": U(g, (3, 4))},
-             lambda x, w: F.linear(F.gelu(x, approximate="tanh"), w)),
-    ]
-
-
 # ---- views and layout ----
 
 def view_op(op, *named_fns):
@@ -648,7 +636,7 @@ def all_ops():
         "argmax": arg_like("argmax", lambda x, d, k: t.argmax(x, d, k)),
         "argmin": arg_like("argmin", lambda x, d, k: t.argmin(x, d, k)),
         # linear algebra
-        "matmul": matmul_cases, "linear": linear_cases, "gelu_linear": gelu_linear_cases,
+        "matmul": matmul_cases, "linear": linear_cases,
         # views and layout
         "reshape": view_op("reshape", ("contiguous", lambda x: x.reshape(4, 6)), ("infer", lambda x: x.reshape(-1, 2)),
                            ("transposed", lambda x: x.transpose(0, 2).reshape(4, 6))),

@@ -64,10 +64,7 @@ void TransformerBlockBase::check_input(const Tensor& x) {
 }
 
 // (B, T, E) -> fc (B, T, mlp_dim) -> gelu -> fc2 (B, T, E)
-// fc2 after GELU as one op: its backward multiplies by GELU's derivative inside the product.
-Tensor TransformerBlockBase::mlp(const Tensor& x) {
-  return gelu_linear((*fc_)(x), fc2_->weight(), fc2_->bias(), opt_.gelu_approximate);
-}
+Tensor TransformerBlockBase::mlp(const Tensor& x) { return (*fc2_)(gelu((*fc_)(x), opt_.gelu_approximate)); }
 
 Tensor TransformerBlockBase::drop(const Tensor& x) {
   return opt_.dropout > 0 ? dropout(x, opt_.dropout, is_training(), &layer_generator()) : x;

@@ -51,10 +51,6 @@ using GemmKernel = void (*)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, d
 // then runs GEMM and elementwise steps). Optional per device and dtype. Op: linear.
 using LinearKernel = bool (*)(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, const void* w,
                               const void* bias, void* y, bool relu);
-// C (M, N) = (A (M, K) @ B (K, N)) * D (M, N) elementwise, all contiguous: the input gradient of a dense layer
-// that follows an activation whose derivative D the forward kept, multiplied in as the product writes C. Returns
-// false, having written nothing, when it does not take the case. Optional per device and dtype. Op: matmul_mul.
-using MatmulMulKernel = bool (*)(int64_t M, int64_t N, int64_t K, const void* A, const void* B, const void* D, void* C);
 
 // ---- softmax and cross-entropy (kernels/cpu/softmax_cpu.cpp) ----
 // x contiguous, viewed as (A, R, C), normalised over R -> out (A, R, C) =. Ops: softmax log_softmax.

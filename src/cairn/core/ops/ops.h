@@ -135,11 +135,6 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // the output is positive, as torch.relu's.
 enum class Fused { none, relu };
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Fused activation = Fused::none);
-// linear(gelu(h, approximate), weight, bias) as one op (a Transformer MLP's second layer): the forward keeps GELU's
-// derivative, and the backward multiplies the input gradient by it as the product writes it (on oneDNN paths no
-// pass of its own, no intermediate gradient). Values and gradients are the composition's.
-Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias = Tensor(),
-                   const std::string& approximate = "none");
 
 // ---- softmax and losses (ops/softmax.cpp) ----
 Tensor softmax(const Tensor& x, int64_t dim);

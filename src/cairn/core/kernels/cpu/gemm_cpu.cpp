@@ -46,7 +46,6 @@ void blas_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
 struct DnnlMatmul {
   dnnl::matmul prim;
   dnnl::memory::desc a, b, bias, c, scratch;
-  dnnl::memory::desc mul;  // the binary multiply post-op's operand (matmul_mul), else empty
   uint64_t id = next_id();
 
   static uint64_t next_id() {
@@ -96,13 +95,10 @@ class MatmulCache {
   std::map<std::array<int64_t, N>, MatmulPtr> cache_;
 };
 
-// The argument of the first post-op's second operand (matmul_mul's D).
-constexpr int kMulArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
-
 // Runs a primitive on this thread. Its memory objects and argument map are made once per thread and primitive and
 // pointed at each call's buffers; the stream once per thread. Making them for every call (five memory objects, a
 // map and a stream, each allocated) cost a few microseconds, and a GPT step makes ~100 calls.
-void run(const DnnlMatmul& m, const void* a, const void* b, const void* bias, void* c, const void* mul = nullptr) {
+void run(const DnnlMatmul& m, const void* a, const void* b, const void* bias, void* c) {
   struct Args {
     std::unordered_map<int, dnnl::memory> map;
   };
@@ -119,7 +115,6 @@ void run(const DnnlMatmul& m, const void* a, const void* b, const void* bias, vo
                  {DNNL_ARG_DST, dnnl::memory(m.c, eng, c)},
                  {DNNL_ARG_SCRATCHPAD, dnnl::memory(m.scratch, eng, pad.raw_data())}};
     if (bias) fresh.map[DNNL_ARG_BIAS] = dnnl::memory(m.bias, eng, const_cast<void*>(bias));
-    if (mul) fresh.map[kMulArg] = dnnl::memory(m.mul, eng, const_cast<void*>(mul));
     it = per_primitive.emplace(m.id, std::move(fresh)).first;
   } else {
     auto& map = it->second.map;
@@ -128,7 +123,6 @@ void run(const DnnlMatmul& m, const void* a, const void* b, const void* bias, vo
     map.at(DNNL_ARG_DST).set_data_handle(c);
     map.at(DNNL_ARG_SCRATCHPAD).set_data_handle(pad.raw_data());
     if (bias) map.at(DNNL_ARG_BIAS).set_data_handle(const_cast<void*>(bias));
-    if (mul) map.at(kMulArg).set_data_handle(const_cast<void*>(mul));
   }
   m.prim.execute(stream, it->second.map);
   stream.wait();
@@ -245,24 +239,6 @@ MatmulPtr linear_for(int64_t M, int64_t N, int64_t K, int64_t ldx, bool bias, bo
   }); });
 }
 
-// C = (A @ B) * D, all dense row-major: D as a binary multiply post-op, applied as C's blocks are written.
-MatmulPtr matmul_mul_for(int64_t M, int64_t N, int64_t K, bool one_thread = false) {
-  static MatmulCache<4> cache;
-  return cache.get({M, N, K, one_thread}, [&] { return built_for(one_thread, [&] {
-    const dnnl::memory::desc d({M, N}, kF32, dims{N, 1});
-    dnnl::post_ops ops;
-    ops.append_binary(dnnl::algorithm::binary_mul, d);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    MatmulPtr m = make_matmul(dnnl::memory::desc({M, K}, kF32, dims{K, 1}), dnnl::memory::desc({K, N}, kF32, dims{N, 1}),
-                              dnnl::memory::desc(), d, attr);
-    if (!m) return m;
-    auto with_mul = std::make_shared<DnnlMatmul>(*m);
-    with_mul->mul = d;
-    return MatmulPtr(with_mul);
-  }); });
-}
-
 // float32 products on several threads run as one single-threaded primitive per thread over a block of C's rows
 // (and of op(A)'s) instead of one primitive sharing its blocks between the threads: oneDNN splits these
 // 768-row products unevenly over two threads (gpt_bench gemms: qkv's forward 0.27 ms on two threads against 0.37 on
@@ -320,22 +296,6 @@ bool linear_f32(int64_t M, int64_t N, int64_t K, const void* x, int64_t ldx, con
   const MatmulPtr m = linear_for(M, N, K, ldx, bias != nullptr, relu, false, omp_in_parallel());
   if (!m) return false;
   run(*m, x, w, bias, y);
-  return true;
-}
-
-bool matmul_mul_f32(int64_t M, int64_t N, int64_t K, const void* a, const void* b, const void* d, void* c) {
-  if (M * N * K < kDnnlMinWork || use_bf16()) return false;
-  const RowSplit sp = row_split(M, [&](int64_t rows) { return matmul_mul_for(rows, N, K, true); });
-  if (sp.parts > 1) {
-    run_split(sp, [&](const DnnlMatmul& m, int64_t m0) {
-      run(m, static_cast<const float*>(a) + m0 * K, b, nullptr, static_cast<float*>(c) + m0 * N,
-          static_cast<const float*>(d) + m0 * N);
-    });
-    return true;
-  }
-  const MatmulPtr m = matmul_mul_for(M, N, K, omp_in_parallel());
-  if (!m) return false;
-  run(*m, a, b, nullptr, c, d);
   return true;
 }
 #endif
@@ -518,7 +478,6 @@ void register_gemm() {
   registry_table<GemmKernel>("gemm").set(DeviceType::CPU, DType::f64, dgemm);
 #ifdef CAIRN_HAVE_DNNL
   registry_table<LinearKernel>("linear").set(DeviceType::CPU, DType::f32, linear_f32);
-  registry_table<MatmulMulKernel>("matmul_mul").set(DeviceType::CPU, DType::f32, matmul_mul_f32);
 #endif
 }
 
