@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "cairn/cli/cli.h"
 #include "cli_fixture.h"
@@ -239,6 +240,27 @@ TEST_F(LmCliTest, TokenShardWithASavedBpeTokenizer) {
   r = cairn_cmd({"train", write("d.yaml", cfg)});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(has(r.err, "token shards need tokenizer: bpe")) << r.err;
+}
+
+TEST_F(LmCliTest, DataParallelPartsGiveTheSameRunOnOneOrTwoThreads) {
+  // fit.data_parallel fixes the parts of each batch; the thread count only decides how many run at once, so the
+  // trained weights are the same bytes.
+  const std::string cfg = write("c.yaml", config(corpus()));
+  auto weights = [&](const std::string& parts, const char* threads) {
+    const fs::path out = dir_ / ("run_" + parts + "_" + threads);
+    Result r = cairn_cmd({"train", cfg, "--set", "fit.data_parallel=" + parts, "--set", std::string("threads=") + threads,
+                          "--set", "outputs.dir=" + out.string()});
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::ifstream f(out / "model.safetensors", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  const std::string one = weights("2", "1");
+  EXPECT_GT(one.size(), 1000u);
+  EXPECT_EQ(weights("2", "2"), one);
+  EXPECT_NE(weights("1", "2"), one);  // one part: the same run up to rounding, so other bytes
+  Result r = cairn_cmd({"train", cfg, "--set", "fit.data_parallel=-1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(has(r.err, "data_parallel must be >= 0")) << r.err;
 }
 
 TEST_F(LmCliTest, StrictKeysNameFileAndLine) {
