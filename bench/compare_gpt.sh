@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side GPT training step: PyTorch (../shared/bench/torch_ref.py gpt) and Cairn (bench/gpt_bench train) on
 # the same model (4 layers, 4 heads, width 128, context 64, vocab 65), batch 12, AdamW lr 1e-3, random tokens,
-# 200 iterations and thread count, each side twice per round: in float32 (PyTorch's reference as it is; Cairn at
+# 200 iterations and thread count (Cairn's step runs the batch as one part per thread, at once, as `cairn train`
+# does: src/cairn/train/data_parallel.h), each side twice per round: in float32 (PyTorch's reference as it is; Cairn at
 # matmul precision "highest") and with bfloat16 matmuls (PyTorch under torch.autocast, bench/torch_gpt_autocast.py;
 # Cairn at matmul precision "medium", see src/cairn/core/kernels/precision.h). Ratios are like for like. The four
 # runs alternate for ROUNDS rounds and each one's best round counts:
