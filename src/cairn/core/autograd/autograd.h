@@ -93,7 +93,6 @@ class FunctionNode final : public Node {
 class GradSink {
  public:
   void accumulate(const std::shared_ptr<TensorImpl>& leaf, const Tensor& g);
-  size_t size() const { return grads_.size(); }
 
  private:
   friend void merge_gradients(std::vector<GradSink>& sinks);

@@ -69,8 +69,10 @@ class CachingCpuAllocator final : public Allocator {
     std::lock_guard<std::mutex> lock(shards_[home].mu);
     shards_[home].system_allocs++;
     shards_[home].in_use += static_cast<int64_t>(cls);
-    system_bytes_ += cls;
-    peak_bytes_ = std::max(peak_bytes_.load(), system_bytes_.load());  // racy max: a statistic
+    const size_t now = system_bytes_ += cls;
+    size_t peak = peak_bytes_.load();
+    while (now > peak && !peak_bytes_.compare_exchange_weak(peak, now)) {
+    }
     return p;
   }
 
