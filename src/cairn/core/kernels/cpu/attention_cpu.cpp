@@ -189,16 +189,11 @@ T exp_shifted_sum(T* x, int64_t n, T shift) {
   return sum;
 }
 
-template <class T>
-T dot_row(const T* a, const T* b, int64_t n) {
-  return dot_of(a, b, n);
-}
-
 #if defined(__AVX512F__)
-// float32 rows of at most a few vectors (a tile's 16 to 64 scores, a 32-wide head): GCC ends the OpenMP SIMD
-// reductions above by storing the vector and adding its 16 lanes one after another, a chain that cost more than
-// the row's arithmetic (about a third of the forward kernel). Here each row is one vector accumulator, the tail
-// masked, reduced by a shuffle tree; the order is fixed by n alone.
+// float32 score rows of 16 to 64: GCC ends the OpenMP SIMD reductions above by storing the vector and adding its
+// 16 lanes one after another, a chain that cost more than the row's arithmetic (about a third of the forward
+// kernel). Here each row is one vector accumulator, the tail masked, reduced by a shuffle tree; the order is fixed
+// by n alone. (D_i = dO_i . O_i takes row_reduce.h's dot_of, whose float32 form is in registers too.)
 inline __mmask16 lanes(int64_t w) { return static_cast<__mmask16>((1u << w) - 1); }  // the first w of 16, w <= 16
 
 inline float row_max(const float* x, int64_t n) {
@@ -216,14 +211,6 @@ inline float exp_shifted_sum(float* x, int64_t n, float shift) {
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + j));
   if (j < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(lanes(n - j), x + j));
-  return _mm512_reduce_add_ps(s);
-}
-
-inline float dot_row(const float* a, const float* b, int64_t n) {
-  __m512 s = _mm512_setzero_ps();
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), s);
-  if (j < n) s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes(n - j), a + j), _mm512_maskz_loadu_ps(lanes(n - j), b + j), s);
   return _mm512_reduce_add_ps(s);
 }
 #endif
@@ -329,7 +316,7 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
         const int64_t rows = std::min(kQRows, Tq - i0);
         const int64_t kend = key_limit(a.causal, mk.causal_offset, i0 + rows, Tk);
         for (int64_t r = 0; r < rows; ++r)  // D_i = dO_i . O_i
-          Di[r] = dot_row(dO.row<T>(b, h, i0 + r), o.row<T>(b, h, i0 + r), Dv);
+          Di[r] = dot_of(dO.row<T>(b, h, i0 + r), o.row<T>(b, h, i0 + r), Dv);
         std::fill(dqacc.begin(), dqacc.end(), T(0));
         for (int64_t j0 = 0; j0 < kend; j0 += kKCols) {
           const int64_t cols = std::min(kKCols, kend - j0);
