@@ -116,12 +116,3 @@ TEST(Autograd, SimpleChain) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 4, 6}));
 }
 
-// Large blocks are 2 MiB-aligned (offered to the kernel for transparent huge pages); small ones 64-byte aligned.
-TEST(Allocator, LargeBlocksAreHugePageAligned) {
-  Tensor big = Tensor::empty({3 << 20}, DType::f32);  // 12 MiB
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.raw_data()) % (uintptr_t{2} << 20), 0u);
-  Tensor small = Tensor::empty({1000}, DType::f32);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.raw_data()) % 64, 0u);
-  big.fill_(1.0);
-  EXPECT_EQ(sum(big).item(), static_cast<double>(3 << 20));
-}
