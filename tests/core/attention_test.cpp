@@ -182,6 +182,51 @@ TEST(Attention, Float32HeadsOf32FromAPackedProjectionMatchTheMathPath) {
   }
 }
 
+TEST(Attention, Float32ShortSequencesInRegistersMatchTheMathPath) {
+  // Heads of 16-64 floats against at most 64 keys take the register kernels (attention_cpu.cpp, fused::); 65 keys
+  // and heads of 8 take the tiles. Every mask, queries fewer than keys (causal bottom-right), partial 4-row
+  // blocks, padding that leaves a row with no key, and gradients for only some inputs.
+  struct Case {
+    int64_t D, Tq, Tk;
+  };
+  for (const Case cs : {Case{16, 20, 64}, Case{32, 33, 17}, Case{48, 17, 40}, Case{64, 30, 30}, Case{32, 16, 65},
+                        Case{8, 21, 21}}) {
+    const int64_t B = 2, H = 2;
+    Tensor pad = zeros({B, cs.Tk}, DType::u8);
+    for (int64_t j = 0; j < cs.Tk; j += 3) pad.data<uint8_t>()[cs.Tk + j] = 1;
+    pad.data<uint8_t>()[0] = 1;  // causal with Tq == Tk: the first query of batch 0 sees no key
+    for (int m = 0; m < 4; ++m) {
+      SCOPED_TRACE("D " + std::to_string(cs.D) + " Tq " + std::to_string(cs.Tq) + " Tk " + std::to_string(cs.Tk) +
+                   " mask " + std::to_string(m));
+      AttentionOptions opt;
+      opt.causal = m == 1 || m == 3;
+      if (m >= 2) opt.key_padding_mask = pad;
+      const Tensor q = R({B, H, cs.Tq, cs.D}, 31), k = R({B, H, cs.Tk, cs.D}, 32), v = R({B, H, cs.Tk, cs.D}, 33);
+      // The math path with -1e30 for -inf: rows with no visible key then average every value where the kernel gives
+      // zeros, so those rows get weight 0 in the loss and contribute no gradient on either side.
+      const double scale = 1.0 / std::sqrt(static_cast<double>(cs.D));
+      const Tensor mask = clamp(dense_mask(opt, B, H, cs.Tq, cs.Tk, DType::f64), -1e30, std::nullopt);
+      const Tensor dead = lt(amax(mask, {3}, true), -1e29);  // (B, H, Tq, 1)
+      const Tensor w = where(dead, zeros({B, H, cs.Tq, cs.D}, DType::f64), R({B, H, cs.Tq, cs.D}, 34));
+      for (bool all_grads : {true, false}) {
+        Tensor q32 = q.to(DType::f32).requires_grad_(all_grads), k32 = k.to(DType::f32).requires_grad_(),
+               v32 = v.to(DType::f32).requires_grad_(all_grads);
+        Tensor q64 = q.clone().requires_grad_(), k64 = k.clone().requires_grad_(), v64 = v.clone().requires_grad_();
+        Tensor y32 = scaled_dot_product_attention(q32, k32, v32, opt);
+        Tensor y64 = matmul(softmax(matmul(q64, k64.transpose(-2, -1)) * scale + mask, -1), v64);
+        EXPECT_LT(max_diff(y32, where(dead, zeros_like(y64), y64)), 2e-6);
+        sum(y32 * w.to(DType::f32)).backward();
+        sum(y64 * w).backward();
+        EXPECT_LT(max_diff(k32.grad(), k64.grad()), 2e-5);
+        if (all_grads) {
+          EXPECT_LT(max_diff(q32.grad(), q64.grad()), 2e-5);
+          EXPECT_LT(max_diff(v32.grad(), v64.grad()), 2e-5);
+        }
+      }
+    }
+  }
+}
+
 TEST(Attention, FullyMaskedRowGivesZerosNotNaN) {
   Tensor q = R({1, 1, 3, 2}, 18).requires_grad_(), k = R({1, 1, 3, 2}, 19).requires_grad_(),
          v = R({1, 1, 3, 2}, 20).requires_grad_();

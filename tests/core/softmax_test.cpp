@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "cairn/core/core.h"
 #include "error_util.h"
@@ -360,6 +361,25 @@ TEST(Softmax, ResultsDoNotDependOnThreadCount) {
   set_num_threads(saved);
   EXPECT_EQ(one, two);
 }
+
+#if defined(__AVX512F__)
+// The 16-lane intrinsic form gives vec_exp's bits, including the clamps, infinities and NaN.
+TEST(Softmax, SixteenLaneExpEqualsTheScalarFormBitForBit) {
+  std::vector<float> xs = {-INFINITY, INFINITY, NAN, 0.0f, -0.0f, 88.7f, 88.73f, 89.0f, -103.9f, -104.0f, -87.5f};
+  for (float x = -110.0f; x < 90.0f; x += 0.00913f) xs.push_back(x);
+  while (xs.size() % 16) xs.push_back(1.0f);
+  int64_t differ = 0;
+  for (size_t i = 0; i < xs.size(); i += 16) {
+    float out[16];
+    _mm512_storeu_ps(out, kernels::cpu::vec_exp16(_mm512_loadu_ps(xs.data() + i)));
+    for (int l = 0; l < 16; ++l) {
+      const float want = kernels::cpu::vec_exp(xs[i + l]);
+      if (std::memcmp(&want, &out[l], sizeof(float)) != 0 && !(std::isnan(want) && std::isnan(out[l]))) ++differ;
+    }
+  }
+  EXPECT_EQ(differ, 0) << "of " << xs.size() << " points";
+}
+#endif
 
 TEST(Softmax, VectorisedExpIsAccurate) {
   using kernels::cpu::vec_exp;

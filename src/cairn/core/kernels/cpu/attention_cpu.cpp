@@ -112,10 +112,10 @@ inline void transpose16(const float* const* src, float* dst, int64_t ldd) {
 }
 #endif
 
-// xt (D x n, row stride n) = rows 0..n of x[b, h] transposed: keys (and, in the backward, values) are transposed
+// xt (D x n, row stride ld) = rows 0..n of x[b, h] transposed: keys (and, in the backward, values) are transposed
 // once per head, so that every tile's GEMM reads them as they are instead of transposing its tile again.
 template <class T>
-void transpose_head(const View4& x, int64_t b, int64_t h, int64_t n, int64_t D, T* xt) {
+void transpose_head(const View4& x, int64_t b, int64_t h, int64_t n, int64_t D, T* xt, int64_t ld) {
   int64_t j0 = 0;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
@@ -124,14 +124,14 @@ void transpose_head(const View4& x, int64_t b, int64_t h, int64_t n, int64_t D, 
         const float* rows[16];
         for (int64_t d0 = 0; d0 < D; d0 += 16) {
           for (int i = 0; i < 16; ++i) rows[i] = x.row<float>(b, h, j0 + i) + d0;
-          transpose16(rows, xt + d0 * n + j0, n);
+          transpose16(rows, xt + d0 * ld + j0, ld);
         }
       }
   }
 #endif
   for (int64_t j = j0; j < n; ++j) {
     const T* r = x.row<T>(b, h, j);
-    for (int64_t d = 0; d < D; ++d) xt[d * n + j] = r[d];
+    for (int64_t d = 0; d < D; ++d) xt[d * ld + j] = r[d];
   }
 }
 
@@ -215,6 +215,272 @@ inline float exp_shifted_sum(float* x, int64_t n, float shift) {
 }
 #endif
 
+#if defined(__AVX512F__)
+// ---- float32 pairs of at most 64 keys and head width 16-64: scores in registers ----
+// GPT and BERT here have 64 positions and heads of 32. For them the tiles above spend more time around their
+// GEMM calls (scores stored, then read again for the max, the exps and the sum; accumulators loaded and stored
+// per call) than in them. Here a block of four query rows keeps its scores against every visible key in
+// registers (4 x up to 4 vectors), masks, exponentiates and sums them there, and only the probabilities go
+// through a small buffer, to be broadcast into P V. The backward does the same with P and dP, then adds the
+// block's outer products into dK and dV and its dS K into dQ. Same mathematics as the tiles; sums in another
+// order. Not for dropout or an additive mask (the tiles do those).
+namespace fused {
+
+constexpr int kRows = 4;      // query rows per block
+constexpr int64_t kLd = 64;   // row stride of transposed keys and values and of the P and dS buffers
+
+inline __mmask16 first_lanes(int64_t n) {
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// What one pair's blocks share.
+struct Pair {
+  int64_t b, h, p;            // batch, head, b * H + h
+  const float* kt;            // D x Tk keys, row stride kLd
+  __mmask16 keys[4];          // keys that exist and are not padding
+  bool causal;
+  int64_t offset;             // causal: query i sees keys j <= i + offset
+  float scale;
+};
+
+// Keys [16 c, 16 c + 16) query i may see.
+inline __mmask16 visible(const Pair& pr, int64_t i, int c) {
+  return pr.keys[c] & (pr.causal ? first_lanes(i + pr.offset + 1 - 16 * c) : __mmask16(0xffff));
+}
+
+// s[r][c] = x_r . xt[:, 16c : 16c + 16] (x_r: D = 16 DV floats at rows[r]).
+template <int DV, int NV>
+[[gnu::always_inline]] inline void row_products(const float* const (&rows)[kRows], const float* xt,
+                                                __m512 (&s)[kRows][NV]) {
+  for (int r = 0; r < kRows; ++r)
+    for (int c = 0; c < NV; ++c) s[r][c] = _mm512_setzero_ps();
+  for (int d = 0; d < 16 * DV; ++d) {
+    __m512 kv[NV];
+    for (int c = 0; c < NV; ++c) kv[c] = _mm512_loadu_ps(xt + d * kLd + 16 * c);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 x = _mm512_set1_ps(rows[r][d]);
+      for (int c = 0; c < NV; ++c) s[r][c] = _mm512_fmadd_ps(x, kv[c], s[r][c]);
+    }
+  }
+}
+
+// acc[j] (n rows of 16 DV floats) += sum_r w[r][j] x_r: the block's share of dV (w = P, x = dO) or dK (dS, q).
+template <int DV>
+[[gnu::always_inline]] inline void add_outer(const float* w, const float* const (&x)[kRows], int64_t n, float* acc) {
+  __m512 xr[kRows][DV];
+  for (int r = 0; r < kRows; ++r)
+    for (int c = 0; c < DV; ++c) xr[r][c] = _mm512_loadu_ps(x[r] + 16 * c);
+  for (int64_t j = 0; j < n; ++j) {
+    float* a = acc + j * 16 * DV;
+    __m512 av[DV];
+    for (int c = 0; c < DV; ++c) av[c] = _mm512_loadu_ps(a + 16 * c);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 wr = _mm512_set1_ps(w[r * kLd + j]);
+      for (int c = 0; c < DV; ++c) av[c] = _mm512_fmadd_ps(wr, xr[r][c], av[c]);
+    }
+    for (int c = 0; c < DV; ++c) _mm512_storeu_ps(a + 16 * c, av[c]);
+  }
+}
+
+// out_r = sum_j w[r][j] y_j for j < n (y_j: rows of y[b, h]), each row times mul[r]; rows < `rows` stored.
+template <int DV>
+[[gnu::always_inline]] inline void weighted_rows(const float* w, const View4& y, int64_t b, int64_t h, int64_t n,
+                                                 const float (&mul)[kRows], const View4& out, int64_t i0, int rows) {
+  __m512 acc[kRows][DV];
+  for (int r = 0; r < kRows; ++r)
+    for (int c = 0; c < DV; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; ++j) {
+    const float* yr = y.row<float>(b, h, j);
+    __m512 yv[DV];
+    for (int c = 0; c < DV; ++c) yv[c] = _mm512_loadu_ps(yr + 16 * c);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 wr = _mm512_set1_ps(w[r * kLd + j]);
+      for (int c = 0; c < DV; ++c) acc[r][c] = _mm512_fmadd_ps(wr, yv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    float* o = out.row<float>(b, h, i0 + r);
+    const __m512 m = _mm512_set1_ps(mul[r]);
+    for (int c = 0; c < DV; ++c) _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[r][c], m));
+  }
+}
+
+// Rows i0 .. i0 + rows of the output and lse. pbuf: kRows x kLd.
+template <int DV, int NV>
+void forward_block(const Pair& pr, const View4& q, const View4& v, const View4& o, float* lse, int64_t i0, int rows,
+                   int64_t kend, float* pbuf) {
+  const float* qr[kRows];
+  for (int r = 0; r < kRows; ++r) qr[r] = q.row<float>(pr.b, pr.h, i0 + std::min(r, rows - 1));
+  __m512 s[kRows][NV];
+  row_products<DV, NV>(qr, pr.kt, s);
+  const __m512 scale = _mm512_set1_ps(pr.scale), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  float inv_sum[kRows] = {};
+  for (int r = 0; r < kRows; ++r) {
+    float* pw = pbuf + r * kLd;
+    __m512 x[NV], mx = ninf;
+    for (int c = 0; c < NV; ++c) {
+      x[c] = _mm512_mask_mul_ps(ninf, r < rows ? visible(pr, i0 + r, c) : __mmask16(0), s[r][c], scale);
+      mx = _mm512_max_ps(mx, x[c]);
+    }
+    const float m = _mm512_reduce_max_ps(mx);
+    if (m == -std::numeric_limits<float>::infinity()) {  // every key masked (or no such row): zeros
+      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(pw + 16 * c, _mm512_setzero_ps());
+      if (r < rows) lse[i0 + r] = m;
+      continue;
+    }
+    const __m512 vm = _mm512_set1_ps(m);
+    __m512 sum = _mm512_setzero_ps();
+    for (int c = 0; c < NV; ++c) {
+      const __m512 e = vec_exp16(_mm512_sub_ps(x[c], vm));
+      _mm512_storeu_ps(pw + 16 * c, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    const float l = _mm512_reduce_add_ps(sum);
+    inv_sum[r] = 1.0f / l;
+    lse[i0 + r] = m + std::log(l);
+  }
+  weighted_rows<DV>(pbuf, v, pr.b, pr.h, kend, inv_sum, o, i0, rows);
+}
+
+// The backward of rows i0 .. i0 + rows: dQ rows written, dK and dV (kend x D scratch) added to.
+template <int DV, int NV>
+void backward_block(const Pair& pr, const float* vt, const View4& q, const View4& k, const View4& o, const View4& dO,
+                    const View4& dq, const float* lse, int64_t i0, int rows, int64_t kend, float* pbuf, float* dsbuf,
+                    float* dkacc, float* dvacc) {
+  const float* qr[kRows];
+  const float* dor[kRows];
+  float Di[kRows], li[kRows];
+  for (int r = 0; r < kRows; ++r) {
+    const int64_t i = i0 + std::min(r, rows - 1);
+    qr[r] = q.row<float>(pr.b, pr.h, i);
+    dor[r] = dO.row<float>(pr.b, pr.h, i);
+    const float* orow = o.row<float>(pr.b, pr.h, i);
+    __m512 d = _mm512_setzero_ps();
+    for (int c = 0; c < DV; ++c) d = _mm512_fmadd_ps(_mm512_loadu_ps(dor[r] + 16 * c), _mm512_loadu_ps(orow + 16 * c), d);
+    Di[r] = _mm512_reduce_add_ps(d);  // D_i = dO_i . O_i
+    li[r] = r < rows ? lse[i] : -std::numeric_limits<float>::infinity();
+  }
+  const __m512 scale = _mm512_set1_ps(pr.scale), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 s[kRows][NV];
+  row_products<DV, NV>(qr, pr.kt, s);
+  for (int r = 0; r < kRows; ++r) {  // P = exp(S - lse), 0 where masked and on rows that are not there
+    const bool none = li[r] == -std::numeric_limits<float>::infinity();
+    const __m512 l = _mm512_set1_ps(li[r]);
+    for (int c = 0; c < NV; ++c) {
+      const __m512 x = _mm512_mask_mul_ps(ninf, none ? __mmask16(0) : visible(pr, i0 + r, c), s[r][c], scale);
+      _mm512_storeu_ps(pbuf + r * kLd + 16 * c, none ? _mm512_setzero_ps() : vec_exp16(_mm512_sub_ps(x, l)));
+    }
+  }
+  row_products<DV, NV>(dor, vt, s);  // dP = dO V^T
+  for (int r = 0; r < kRows; ++r) {  // dS = P (dP - D_i) scale
+    const __m512 d = _mm512_set1_ps(Di[r]);
+    for (int c = 0; c < NV; ++c) {
+      const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(pbuf + r * kLd + 16 * c), _mm512_sub_ps(s[r][c], d)), scale);
+      _mm512_storeu_ps(dsbuf + r * kLd + 16 * c, r < rows ? ds : _mm512_setzero_ps());
+    }
+  }
+  if (dvacc) add_outer<DV>(pbuf, dor, kend, dvacc);
+  if (dkacc) add_outer<DV>(dsbuf, qr, kend, dkacc);
+  if (dq.base) {
+    const float ones[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
+    weighted_rows<DV>(dsbuf, k, pr.b, pr.h, kend, ones, dq, i0, rows);
+  }
+}
+
+// The keys block rows [i0, i0 + rows) can see, and how many vectors they take (at least one).
+inline int64_t block_keys(const Pair& pr, int64_t Tk, int64_t i0, int rows) {
+  return pr.causal ? std::clamp<int64_t>(i0 + rows + pr.offset, 0, Tk) : Tk;
+}
+
+template <int DV, class F>
+void for_each_block(const Pair& pr, int64_t Tq, int64_t Tk, F&& f) {
+  for (int64_t i0 = 0; i0 < Tq; i0 += kRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kRows, Tq - i0));
+    const int64_t kend = block_keys(pr, Tk, i0, rows);
+    switch (std::max<int64_t>(1, (kend + 15) / 16)) {
+      case 1: f(std::integral_constant<int, 1>{}, i0, rows, kend); break;
+      case 2: f(std::integral_constant<int, 2>{}, i0, rows, kend); break;
+      case 3: f(std::integral_constant<int, 3>{}, i0, rows, kend); break;
+      default: f(std::integral_constant<int, 4>{}, i0, rows, kend); break;
+    }
+  }
+}
+
+inline Pair pair_for(const Tensor& pad, int64_t b, int64_t h, int64_t H, int64_t Tq, int64_t Tk, const AttentionArgs& a,
+                     const float* kt) {
+  Pair pr{b, h, b * H + h, kt, {}, a.causal, Tk - Tq, static_cast<float>(a.scale)};
+  const uint8_t* padr = pad.defined() ? static_cast<const uint8_t*>(pad.raw_data()) + b * Tk : nullptr;
+  for (int c = 0; c < 4; ++c) {
+    uint32_t bits = 0;
+    for (int l = 0; l < 16; ++l) {
+      const int64_t j = 16 * c + l;
+      if (j < Tk && !(padr && padr[j])) bits |= 1u << l;
+    }
+    pr.keys[c] = static_cast<__mmask16>(bits);
+  }
+  return pr;
+}
+
+template <int DV>
+void forward(const Tensor& qt, const Tensor& kt, const Tensor& vt, const Tensor& pad, const Tensor& outt,
+             const Tensor& lset, const AttentionArgs& a) {
+  const int64_t B = qt.shape()[0], H = qt.shape()[1], Tq = qt.shape()[2], Tk = kt.shape()[2];
+  const View4 q = view4(qt), k = view4(kt), v = view4(vt), o = view4(outt);
+  float* lse = static_cast<float*>(lset.raw_data());
+  parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
+    alignas(64) float kT[16 * DV * kLd] = {}, pbuf[kRows * kLd];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t b = p / H, h = p % H;
+      transpose_head(k, b, h, Tk, 16 * DV, kT, kLd);
+      const Pair pr = pair_for(pad, b, h, H, Tq, Tk, a, kT);
+      for_each_block<DV>(pr, Tq, Tk, [&](auto nv, int64_t i0, int rows, int64_t kend) {
+        forward_block<DV, decltype(nv)::value>(pr, q, v, o, lse + p * Tq, i0, rows, kend, pbuf);
+      });
+    }
+  });
+}
+
+template <int DV>
+void backward(const Tensor& dot, const Tensor& qt, const Tensor& kt, const Tensor& vt, const Tensor& pad,
+              const Tensor& outt, const Tensor& lset, const Tensor& dqt, const Tensor& dkt, const Tensor& dvt,
+              const AttentionArgs& a) {
+  constexpr int64_t D = 16 * DV;
+  const int64_t B = qt.shape()[0], H = qt.shape()[1], Tq = qt.shape()[2], Tk = kt.shape()[2];
+  const View4 q = view4(qt), k = view4(kt), v = view4(vt), o = view4(outt), dO = view4(dot);
+  const View4 dq = view4(dqt), dk = view4(dkt), dv = view4(dvt);
+  const float* lse = static_cast<const float*>(lset.raw_data());
+  parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
+    alignas(64) float kT[D * kLd] = {}, vT[D * kLd] = {}, pbuf[kRows * kLd], dsbuf[kRows * kLd];
+    alignas(64) float dkacc[kLd * D], dvacc[kLd * D];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t b = p / H, h = p % H;
+      transpose_head(k, b, h, Tk, D, kT, kLd);
+      transpose_head(v, b, h, Tk, D, vT, kLd);
+      std::fill_n(dkacc, Tk * D, 0.0f);
+      std::fill_n(dvacc, Tk * D, 0.0f);
+      const Pair pr = pair_for(pad, b, h, H, Tq, Tk, a, kT);
+      for_each_block<DV>(pr, Tq, Tk, [&](auto nv, int64_t i0, int rows, int64_t kend) {
+        backward_block<DV, decltype(nv)::value>(pr, vT, q, k, o, dO, dq, lse + p * Tq, i0, rows, kend, pbuf, dsbuf,
+                                                dk.base ? dkacc : nullptr, dv.base ? dvacc : nullptr);
+      });
+      if (dk.base)
+        for (int64_t j = 0; j < Tk; ++j) std::copy_n(dkacc + j * D, D, dk.row<float>(b, h, j));
+      if (dv.base)
+        for (int64_t j = 0; j < Tk; ++j) std::copy_n(dvacc + j * D, D, dv.row<float>(b, h, j));
+    }
+  });
+}
+
+// Whether these shapes and options take the fused kernels.
+inline bool fits(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, const AttentionArgs& a) {
+  const int64_t D = q.shape()[3];
+  return q.dtype() == DType::f32 && v.shape()[3] == D && D % 16 == 0 && D <= 64 && k.shape()[2] <= kLd &&
+         a.dropout == 0 && !mask.defined();
+}
+
+}  // namespace fused
+#endif
+
 // ---- forward ----
 
 template <class T>
@@ -224,6 +490,19 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
   const int64_t Tk = kt.shape()[2], Dv = vt.shape()[3];
   const View4 q = view4(qt), k = view4(kt), v = view4(vt), o = view4(outt), add = view4(mask);
   T* lse = static_cast<T*>(lset.raw_data());
+#if defined(__AVX512F__)
+  // Decoding (a few queries against a KV cache) stays with the tiles: a pair's keys are transposed for 16 queries.
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused::fits(qt, kt, vt, mask, a) && Tq >= kQRows) {
+      switch (D / 16) {
+        case 1: fused::forward<1>(qt, kt, vt, pad, outt, lset, a); return;
+        case 2: fused::forward<2>(qt, kt, vt, pad, outt, lset, a); return;
+        case 3: fused::forward<3>(qt, kt, vt, pad, outt, lset, a); return;
+        default: fused::forward<4>(qt, kt, vt, pad, outt, lset, a); return;
+      }
+    }
+  }
+#endif
   const GemmKernel gemm = table<GemmKernel>("gemm").get(DeviceType::CPU, qt.dtype());
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
@@ -232,7 +511,7 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
       const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
-      if (!kT.empty()) transpose_head(k, b, h, Tk, D, kT.data());
+      if (!kT.empty()) transpose_head(k, b, h, Tk, D, kT.data(), Tk);
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
         const int64_t rows = std::min(kQRows, Tq - i0);
         std::fill(m.begin(), m.end(), kNegInf);
@@ -299,6 +578,18 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
   const View4 dq = view4(dqt), dk = view4(dkt), dv = view4(dvt);
   const T* lse = static_cast<const T*>(lset.raw_data());
   const T scale = static_cast<T>(a.scale);
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (fused::fits(qt, kt, vt, mask, a)) {
+      switch (D / 16) {
+        case 1: fused::backward<1>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
+        case 2: fused::backward<2>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
+        case 3: fused::backward<3>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
+        default: fused::backward<4>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
+      }
+    }
+  }
+#endif
   const GemmKernel gemm = table<GemmKernel>("gemm").get(DeviceType::CPU, qt.dtype());
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
     std::vector<T> s(kQRows * kKCols), dp(kQRows * kKCols), Di(kQRows), dqacc(kQRows * D);
@@ -308,8 +599,8 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / H, h = p % H;
       const Masks mk = masks_for(pad, add, b, Tq, Tk, a.causal);
-      transpose_head(k, b, h, Tk, D, kT.data());
-      transpose_head(v, b, h, Tk, Dv, vT.data());
+      transpose_head(k, b, h, Tk, D, kT.data(), Tk);
+      transpose_head(v, b, h, Tk, Dv, vT.data(), Tk);
       std::fill(dkacc.begin(), dkacc.end(), T(0));
       std::fill(dvacc.begin(), dvacc.end(), T(0));
       for (int64_t i0 = 0; i0 < Tq; i0 += kQRows) {
