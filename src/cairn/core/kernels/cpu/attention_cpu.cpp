@@ -229,8 +229,9 @@ namespace fused {
 constexpr int kRows = 4;      // query rows per block
 constexpr int64_t kLd = 64;   // row stride of transposed keys and values and of the P and dS buffers
 
+// Lanes [0, n) of 16, n clamped to [0, 16]; branch-free (the causal diagonal changes n every key).
 inline __mmask16 first_lanes(int64_t n) {
-  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+  return static_cast<__mmask16>(_bzhi_u32(0xffffu, static_cast<uint32_t>(std::clamp<int64_t>(n, 0, 16))));
 }
 
 // What one pair's blocks share.
@@ -303,43 +304,6 @@ template <int DV>
     const __m512 m = _mm512_set1_ps(mul[r]);
     for (int c = 0; c < DV; ++c) _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[r][c], m));
   }
-}
-
-// Rows i0 .. i0 + rows of the output and lse. pbuf: kRows x kLd.
-template <int DV, int NV>
-void forward_block(const Pair& pr, const View4& q, const View4& v, const View4& o, float* lse, int64_t i0, int rows,
-                   int64_t kend, float* pbuf) {
-  const float* qr[kRows];
-  for (int r = 0; r < kRows; ++r) qr[r] = q.row<float>(pr.b, pr.h, i0 + std::min(r, rows - 1));
-  __m512 s[kRows][NV];
-  row_products<DV, NV>(qr, pr.kt, s);
-  const __m512 scale = _mm512_set1_ps(pr.scale), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  float inv_sum[kRows] = {};
-  for (int r = 0; r < kRows; ++r) {
-    float* pw = pbuf + r * kLd;
-    __m512 x[NV], mx = ninf;
-    for (int c = 0; c < NV; ++c) {
-      x[c] = _mm512_mask_mul_ps(ninf, r < rows ? visible(pr, i0 + r, c) : __mmask16(0), s[r][c], scale);
-      mx = _mm512_max_ps(mx, x[c]);
-    }
-    const float m = _mm512_reduce_max_ps(mx);
-    if (m == -std::numeric_limits<float>::infinity()) {  // every key masked (or no such row): zeros
-      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(pw + 16 * c, _mm512_setzero_ps());
-      if (r < rows) lse[i0 + r] = m;
-      continue;
-    }
-    const __m512 vm = _mm512_set1_ps(m);
-    __m512 sum = _mm512_setzero_ps();
-    for (int c = 0; c < NV; ++c) {
-      const __m512 e = vec_exp16(_mm512_sub_ps(x[c], vm));
-      _mm512_storeu_ps(pw + 16 * c, e);
-      sum = _mm512_add_ps(sum, e);
-    }
-    const float l = _mm512_reduce_add_ps(sum);
-    inv_sum[r] = 1.0f / l;
-    lse[i0 + r] = m + std::log(l);
-  }
-  weighted_rows<DV>(pbuf, v, pr.b, pr.h, kend, inv_sum, o, i0, rows);
 }
 
 // The backward of rows i0 .. i0 + rows: dQ rows written, dK and dV (kend x D scratch) added to.
@@ -421,6 +385,79 @@ inline Pair pair_for(const Tensor& pad, int64_t b, int64_t h, int64_t H, int64_t
   return pr;
 }
 
+// The forward with the queries as lanes: a block of 16 queries is one vector per key (S^T[j], then P^T[j]), so
+// each row's max and sum are elementwise over the keys, and the 16 rows' exps, logs and reciprocals are vector
+// operations; q is transposed into the block's lanes and the output transposed back.
+template <int DV>
+void forward_queries(const Pair& pr, const View4& q, const View4& v, const View4& o, float* lse, int64_t Tq,
+                     int64_t Tk) {
+  constexpr int64_t D = 16 * DV;
+  alignas(64) float qT[D * 16], sT[kLd * 16], oT[16 * 16], m[16], l[16];
+  const __m512 scale = _mm512_set1_ps(pr.scale), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const auto [b, h] = std::pair{pr.b, pr.h};
+  for (int64_t i0 = 0; i0 < Tq; i0 += 16) {
+    const int rows = static_cast<int>(std::min<int64_t>(16, Tq - i0));
+    const int64_t kend = pr.causal ? std::clamp<int64_t>(i0 + rows + pr.offset, 0, Tk) : Tk;
+    const float* src[16];
+    for (int64_t d0 = 0; d0 < D; d0 += 16) {
+      for (int r = 0; r < 16; ++r) src[r] = q.row<float>(b, h, i0 + std::min(r, rows - 1)) + d0;
+      transpose16(src, qT + d0 * 16, 16);
+    }
+    // S^T[j] = sum_d k^T[d][j] q^T[d], sixteen keys at a time (16 accumulators; k^T's zero padding past Tk)
+    for (int64_t j0 = 0; j0 < kend; j0 += 16) {
+      __m512 acc[16];
+      for (int g = 0; g < 16; ++g) acc[g] = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; ++d) {
+        const __m512 qd = _mm512_load_ps(qT + d * 16);
+        const float* kd = pr.kt + d * kLd + j0;
+        for (int g = 0; g < 16; ++g) acc[g] = _mm512_fmadd_ps(_mm512_set1_ps(kd[g]), qd, acc[g]);
+      }
+      for (int g = 0; g < 16; ++g) _mm512_store_ps(sT + (j0 + g) * 16, acc[g]);
+    }
+    // Scale and masks (-inf), the row max; then P = exp(S - max) and the row sum
+    const __mmask16 live = first_lanes(rows);
+    __m512 mx = ninf;
+    for (int64_t j = 0; j < kend; ++j) {
+      __mmask16 vis = (pr.keys[j / 16] >> (j % 16)) & 1 ? live : __mmask16(0);
+      if (pr.causal) vis &= static_cast<__mmask16>(~first_lanes(j - pr.offset - i0));  // query i0 + l sees j
+      const __m512 x = _mm512_mask_mul_ps(ninf, vis, _mm512_load_ps(sT + j * 16), scale);
+      _mm512_store_ps(sT + j * 16, x);
+      mx = _mm512_max_ps(mx, x);
+    }
+    const __mmask16 none = _mm512_cmp_ps_mask(mx, ninf, _CMP_EQ_OQ);  // rows with no visible key
+    const __m512 shift = _mm512_mask_mov_ps(mx, none, _mm512_setzero_ps());
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < kend; ++j) {
+      const __m512 e = vec_exp16(_mm512_sub_ps(_mm512_load_ps(sT + j * 16), shift));
+      _mm512_store_ps(sT + j * 16, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    _mm512_store_ps(m, mx);
+    _mm512_store_ps(l, sum);
+    for (int r = 0; r < rows; ++r) lse[i0 + r] = (none >> r) & 1 ? m[r] : m[r] + std::log(l[r]);
+    const __m512 inv = _mm512_maskz_div_ps(static_cast<__mmask16>(~none), _mm512_set1_ps(1.0f), sum);
+    // O^T[d] = sum_j P^T[j] v[j][d] / l, 16 columns at a time, transposed back into the output rows
+    for (int c = 0; c < DV; ++c) {
+      __m512 acc[16];
+      for (int d = 0; d < 16; ++d) acc[d] = _mm512_setzero_ps();
+      for (int64_t j = 0; j < kend; ++j) {
+        const __m512 pj = _mm512_load_ps(sT + j * 16);
+        const float* vr = v.row<float>(b, h, j) + 16 * c;
+        for (int d = 0; d < 16; ++d) acc[d] = _mm512_fmadd_ps(pj, _mm512_set1_ps(vr[d]), acc[d]);
+      }
+      for (int d = 0; d < 16; ++d) _mm512_store_ps(oT + d * 16, _mm512_mul_ps(acc[d], inv));
+      for (int d = 0; d < 16; ++d) src[d] = oT + d * 16;
+      if (rows == 16) {
+        transpose16(src, o.row<float>(b, h, i0) + 16 * c, o.st);
+      } else {
+        alignas(64) float rowsbuf[16 * 16];
+        transpose16(src, rowsbuf, 16);
+        for (int r = 0; r < rows; ++r) std::copy_n(rowsbuf + r * 16, 16, o.row<float>(b, h, i0 + r) + 16 * c);
+      }
+    }
+  }
+}
+
 template <int DV>
 void forward(const Tensor& qt, const Tensor& kt, const Tensor& vt, const Tensor& pad, const Tensor& outt,
              const Tensor& lset, const AttentionArgs& a) {
@@ -428,14 +465,11 @@ void forward(const Tensor& qt, const Tensor& kt, const Tensor& vt, const Tensor&
   const View4 q = view4(qt), k = view4(kt), v = view4(vt), o = view4(outt);
   float* lse = static_cast<float*>(lset.raw_data());
   parallel_rows(0, B * H, 1, [&](int64_t p0, int64_t p1) {
-    alignas(64) float kT[16 * DV * kLd] = {}, pbuf[kRows * kLd];
+    alignas(64) float kT[16 * DV * kLd] = {};
     for (int64_t p = p0; p < p1; ++p) {
-      const int64_t b = p / H, h = p % H;
-      transpose_head(k, b, h, Tk, 16 * DV, kT, kLd);
-      const Pair pr = pair_for(pad, b, h, H, Tq, Tk, a, kT);
-      for_each_block<DV>(pr, Tq, Tk, [&](auto nv, int64_t i0, int rows, int64_t kend) {
-        forward_block<DV, decltype(nv)::value>(pr, q, v, o, lse + p * Tq, i0, rows, kend, pbuf);
-      });
+      transpose_head(k, p / H, p % H, Tk, 16 * DV, kT, kLd);
+      const Pair pr = pair_for(pad, p / H, p % H, H, Tq, Tk, a, kT);
+      forward_queries<DV>(pr, q, v, o, lse + p * Tq, Tq, Tk);
     }
   });
 }
