@@ -1,6 +1,7 @@
 // Memory for tensor storage. CPU blocks are 64-byte aligned and come from a caching allocator: a freed
 // block goes back to a free list of its size class, so a training step that makes the same intermediates
-// every time does not call malloc after the first steps. A GPU backend adds its own Allocator.
+// every time does not call malloc after the first steps. Blocks above 4 KiB sit on transparent huge pages where
+// the kernel grants them (allocator.cpp). A GPU backend adds its own Allocator.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +29,8 @@ struct AllocatorStats {
 
 Allocator& cpu_allocator();
 AllocatorStats cpu_allocator_stats();
-// Returns every cached (free) block to the system.
+// Returns cached (free) blocks to the system: each block of its own, and each slab of small blocks all of whose
+// blocks are free.
 void cpu_allocator_empty_cache();
 
 }  // namespace cairn

@@ -238,7 +238,7 @@ inline __mmask16 first_lanes(int64_t n) {
 
 // What one pair's blocks share.
 struct Pair {
-  int64_t b, h, p;            // batch, head, b * H + h
+  int64_t b, h;               // batch, head
   const float* kt;            // D x Tk keys, row stride kLd
   __mmask16 keys[4];          // keys that exist and are not padding
   bool causal;
@@ -285,10 +285,10 @@ template <int DV>
   }
 }
 
-// out_r = sum_j w[r][j] y_j for j < n (y_j: rows of y[b, h]), each row times mul[r]; rows < `rows` stored.
+// out_r = sum_j w[r][j] y_j for j < n (y_j: rows of y[b, h]): dQ = dS K; rows < `rows` stored.
 template <int DV>
 [[gnu::always_inline]] inline void weighted_rows(const float* w, const View4& y, int64_t b, int64_t h, int64_t n,
-                                                 const float (&mul)[kRows], const View4& out, int64_t i0, int rows) {
+                                                 const View4& out, int64_t i0, int rows) {
   __m512 acc[kRows][DV];
   for (int r = 0; r < kRows; ++r)
     for (int c = 0; c < DV; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -303,8 +303,7 @@ template <int DV>
   }
   for (int r = 0; r < rows; ++r) {
     float* o = out.row<float>(b, h, i0 + r);
-    const __m512 m = _mm512_set1_ps(mul[r]);
-    for (int c = 0; c < DV; ++c) _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[r][c], m));
+    for (int c = 0; c < DV; ++c) _mm512_storeu_ps(o + 16 * c, acc[r][c]);
   }
 }
 
@@ -347,10 +346,7 @@ void backward_block(const Pair& pr, const float* vt, const View4& q, const View4
   }
   if (dvacc) add_outer<DV>(pbuf, dor, kend, dvacc);
   if (dkacc) add_outer<DV>(dsbuf, qr, kend, dkacc);
-  if (dq.base) {
-    const float ones[kRows] = {1.0f, 1.0f, 1.0f, 1.0f};
-    weighted_rows<DV>(dsbuf, k, pr.b, pr.h, kend, ones, dq, i0, rows);
-  }
+  if (dq.base) weighted_rows<DV>(dsbuf, k, pr.b, pr.h, kend, dq, i0, rows);
 }
 
 // The keys block rows [i0, i0 + rows) can see, and how many vectors they take (at least one).
@@ -372,9 +368,9 @@ void for_each_block(const Pair& pr, int64_t Tq, int64_t Tk, F&& f) {
   }
 }
 
-inline Pair pair_for(const Tensor& pad, int64_t b, int64_t h, int64_t H, int64_t Tq, int64_t Tk, const AttentionArgs& a,
+inline Pair pair_for(const Tensor& pad, int64_t b, int64_t h, int64_t Tq, int64_t Tk, const AttentionArgs& a,
                      const float* kt) {
-  Pair pr{b, h, b * H + h, kt, {}, a.causal, Tk - Tq, static_cast<float>(a.scale)};
+  Pair pr{b, h, kt, {}, a.causal, Tk - Tq, static_cast<float>(a.scale)};
   const uint8_t* padr = pad.defined() ? static_cast<const uint8_t*>(pad.raw_data()) + b * Tk : nullptr;
   for (int c = 0; c < 4; ++c) {
     uint32_t bits = 0;
@@ -470,7 +466,7 @@ void forward(const Tensor& qt, const Tensor& kt, const Tensor& vt, const Tensor&
     alignas(64) float kT[16 * DV * kLd] = {};
     for (int64_t p = p0; p < p1; ++p) {
       transpose_head(k, p / H, p % H, Tk, 16 * DV, kT, kLd);
-      const Pair pr = pair_for(pad, p / H, p % H, H, Tq, Tk, a, kT);
+      const Pair pr = pair_for(pad, p / H, p % H, Tq, Tk, a, kT);
       forward_queries<DV>(pr, q, v, o, lse + p * Tq, Tq, Tk);
     }
   });
@@ -494,7 +490,7 @@ void backward(const Tensor& dot, const Tensor& qt, const Tensor& kt, const Tenso
       transpose_head(v, b, h, Tk, D, vT, kLd);
       std::fill_n(dkacc, Tk * D, 0.0f);
       std::fill_n(dvacc, Tk * D, 0.0f);
-      const Pair pr = pair_for(pad, b, h, H, Tq, Tk, a, kT);
+      const Pair pr = pair_for(pad, b, h, Tq, Tk, a, kT);
       for_each_block<DV>(pr, Tq, Tk, [&](auto nv, int64_t i0, int rows, int64_t kend) {
         backward_block<DV, decltype(nv)::value>(pr, vT, q, k, o, dO, dq, lse + p * Tq, i0, rows, kend, pbuf, dsbuf,
                                                 dk.base ? dkacc : nullptr, dv.base ? dvacc : nullptr);
