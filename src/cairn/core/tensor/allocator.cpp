@@ -32,9 +32,9 @@ size_t size_class(size_t n) {
 constexpr size_t kHugePage = size_t{2} << 20;
 
 // Blocks of 4 KiB to 4 MiB (a step's activations and gradients, most weights) are cut one after another from
-// slabs of 32 MiB, 2 MiB-aligned and offered for huge pages too: one page-table entry then maps what took 512,
-// and a training step's working set stops missing the TLB on every few rows (a GPT step: 9,000 page faults at
-// start-up become 1,200, and the step runs 2-3% faster). A slab goes back to the system in empty_cache once
+// slabs of 32 MiB, 2 MiB-aligned and offered for huge pages too: one page-table entry then maps what took 512
+// (a GPT run: 9,000 page faults become 1,200, and its step runs 2-3% faster, fewer TLB misses being the likely
+// cause; this VM has no counters to show them). A slab goes back to the system in empty_cache once
 // every block cut from it is free; until then its blocks are reused through the free lists like any other.
 // Under AddressSanitizer every block is its own allocation, so that overflows between blocks are still caught.
 #if defined(__SANITIZE_ADDRESS__)
