@@ -175,28 +175,7 @@ inline __m512 gelu_and_grad16(__m512 x, __m512& grad) {
                                          _mm512_set1_ps(16.0f), x);
   const __m512 h = _mm512_mul_ps(xc, xc);
   const __m512 l = _mm512_fmsub_ps(xc, xc, h);
-  // vec_exp(v), v = -h / 2 in [-128, 0]: only the lower clamp applies
-  const __m512 v = _mm512_mul_ps(_mm512_set1_ps(-0.5f), h);
-  const __m512 vc = _mm512_max_ps(v, _mm512_set1_ps(-103.972084045410f));
-  const __m512 magic = _mm512_set1_ps(12582912.0f);
-  const __m512 t = _mm512_fmadd_ps(vc, _mm512_set1_ps(1.44269504088896341f), magic);
-  const __m512 n = _mm512_sub_ps(t, magic);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), vc);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
-  const __m512i n1 = _mm512_srai_epi32(ni, 1), n2 = _mm512_sub_epi32(ni, n1);
-  const __m512i bias = _mm512_set1_epi32(127);
-  const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
-  const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
-  __m512 ex = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
-  ex = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(-103.972084045410f), _CMP_NLT_UQ), ex);
+  const __m512 ex = vec_exp16(_mm512_mul_ps(_mm512_set1_ps(-0.5f), h));  // exp(-h / 2), h <= 256: never NaN
   const __m512 e = _mm512_mul_ps(ex, _mm512_fnmadd_ps(_mm512_set1_ps(0.5f), l, _mm512_set1_ps(1.0f)));
   // normal_cdf_f
   const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.707106781f));
