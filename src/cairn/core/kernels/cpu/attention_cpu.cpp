@@ -395,7 +395,7 @@ void forward_queries(const Pair& pr, const View4& q, const View4& v, const View4
   const auto [b, h] = std::pair{pr.b, pr.h};
   for (int64_t i0 = 0; i0 < Tq; i0 += 16) {
     const int rows = static_cast<int>(std::min<int64_t>(16, Tq - i0));
-    const int64_t kend = pr.causal ? std::clamp<int64_t>(i0 + rows + pr.offset, 0, Tk) : Tk;
+    const int64_t kend = block_keys(pr, Tk, i0, rows);
     const float* src[16];
     for (int64_t d0 = 0; d0 < D; d0 += 16) {
       for (int r = 0; r < 16; ++r) src[r] = q.row<float>(b, h, i0 + std::min(r, rows - 1)) + d0;
@@ -503,6 +503,17 @@ void backward(const Tensor& dot, const Tensor& qt, const Tensor& kt, const Tenso
   });
 }
 
+// f(std::integral_constant<int, DV>) for heads of D = 16 DV floats, DV in 1..4.
+template <class F>
+void with_width(int64_t D, F&& f) {
+  switch (D / 16) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    default: f(std::integral_constant<int, 4>{}); break;
+  }
+}
+
 // Whether these shapes and options take the fused kernels.
 inline bool fits(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, const AttentionArgs& a) {
   const int64_t D = q.shape()[3];
@@ -526,12 +537,8 @@ void attention_kernel(const Tensor& qt, const Tensor& kt, const Tensor& vt, cons
   // Decoding (a few queries against a KV cache) stays with the tiles: a pair's keys are transposed for 16 queries.
   if constexpr (std::is_same_v<T, float>) {
     if (fused::fits(qt, kt, vt, mask, a) && Tq >= kQRows) {
-      switch (D / 16) {
-        case 1: fused::forward<1>(qt, kt, vt, pad, outt, lset, a); return;
-        case 2: fused::forward<2>(qt, kt, vt, pad, outt, lset, a); return;
-        case 3: fused::forward<3>(qt, kt, vt, pad, outt, lset, a); return;
-        default: fused::forward<4>(qt, kt, vt, pad, outt, lset, a); return;
-      }
+      fused::with_width(D, [&](auto dv) { fused::forward<decltype(dv)::value>(qt, kt, vt, pad, outt, lset, a); });
+      return;
     }
   }
 #endif
@@ -613,12 +620,10 @@ void attention_backward_kernel(const Tensor& dot, const Tensor& qt, const Tensor
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
     if (fused::fits(qt, kt, vt, mask, a)) {
-      switch (D / 16) {
-        case 1: fused::backward<1>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
-        case 2: fused::backward<2>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
-        case 3: fused::backward<3>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
-        default: fused::backward<4>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a); return;
-      }
+      fused::with_width(D, [&](auto dv) {
+        fused::backward<decltype(dv)::value>(dot, qt, kt, vt, pad, outt, lset, dqt, dkt, dvt, a);
+      });
+      return;
     }
   }
 #endif
