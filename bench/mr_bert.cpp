@@ -8,6 +8,9 @@
 //   mr_bert finetune --scratch --tokenizer DIR          the same recipe from a random initialisation
 //   mr_bert finetune ... --ensemble N                   N seeds, probabilities averaged (validation printed)
 //   mr_bert finetune --pretrained DIR1,DIR2 ...         an ensemble over encoders (each with the N seeds)
+//   mr_bert finetune ... --ensemble N --soup            also one classifier with the members' mean weights
+//   mr_bert finetune ... --ema 0.99                     validate and keep a moving average of the weights
+//   mr_bert finetune ... --init-seed S                  one initialisation (S) whatever --seed is
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
 // validation (printed every epoch) for choosing a recipe without touching the test split. --matmul-precision
@@ -176,9 +179,13 @@ double pretrain(const Args& a, const MR& mr, const fs::path& out) {
 struct FinetuneResult {
   double test_accuracy = 0, seconds = 0;
   Tensor val_logits, test_logits;  // of the restored (best-validation) weights; val_logits undefined without --val
+  nn::StateDict weights;           // the classifier's, as tested
 };
 
-FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool from_pretrained) {
+// Fine-tunes a classifier from dir's encoder (or from scratch with dir's tokenizer) and tests it; given
+// `weights`, builds the same classifier with those weights instead of training it (a soup, below).
+FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool from_pretrained,
+                        const nn::StateDict* weights = nullptr) {
   const auto tok_ptr = text::load_tokenizer((dir / "tokenizer.json").string());
   const text::Tokenizer& tok = *tok_ptr;
   nn::BertConfig cfg = model_config(a, tok);
@@ -186,7 +193,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
     cfg = nn::bert_config_from_file((dir / "encoder.safetensors").string());
     cfg.dropout = a.num("dropout", 0.1);
     cfg.attention_dropout = a.num("attention-dropout", 0.1);
-    cfg.seed = static_cast<uint64_t>(a.num("seed", 1));
+    cfg.seed = static_cast<uint64_t>(a.num("init-seed", a.num("seed", 1)));  // --init-seed: one init for all seeds
   }
   CAIRN_CHECK(cfg.vocab_id == text::vocab_fingerprint(tok), ValueError, "the tokenizer in ", dir.string(),
               " is not the one the encoder was pretrained with");
@@ -208,10 +215,17 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   o.seed = static_cast<uint64_t>(a.num("seed", 1));
   o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
   o.layer_decay = a.num("layer-decay", 1.0);
+  o.ema_decay = a.num("ema", 0.0);
   // Early stopping on the validation split (--val F): the weights of the epoch with the best validation accuracy
   // are restored before the test evaluation. Without --val the last epoch's weights are tested.
   o.restore_best_weights = xv.defined();
-  train::BertTrainReport r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv);
+  train::BertTrainReport r;
+  if (weights) {
+    clf.load_state_dict(*weights);
+    clf.eval();
+  } else {
+    r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv);
+  }
   if (r.best_epoch >= 0)
     std::printf("early stopping: restored epoch %lld (val_accuracy %.4f)\n", static_cast<long long>(r.best_epoch + 1),
                 r.epochs[static_cast<size_t>(r.best_epoch)].val_accuracy);
@@ -219,7 +233,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   std::printf("%s: test accuracy %.4f (loss %.4f) on %zu sentences; fine-tuning %.1f s\n",
               from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);
   return {s.accuracy, r.seconds, xv.defined() ? train::classifier_logits(clf, xv) : Tensor(),
-          train::classifier_logits(clf, xt)};
+          train::classifier_logits(clf, xt), clf.state_dict()};
 }
 
 // --ensemble N: N fine-tunes with seeds seed .. seed + N - 1, each restored to its best validation epoch; their
@@ -230,6 +244,7 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
   const auto seed0 = static_cast<int64_t>(a.num("seed", 1));
   Tensor val_sum, test_sum;
   std::vector<double> singles;
+  std::map<std::string, Tensor> soup;  // --soup: the members' weights summed
   for (const fs::path& dir : dirs)
     for (int i = 0; i < n; ++i) {
       a.kv.insert_or_assign("seed", std::to_string(seed0 + i));
@@ -237,6 +252,11 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
                   dir.c_str(), static_cast<long long>(seed0 + i));
       FinetuneResult r = finetune(a, mr, dir, from_pretrained);
       singles.push_back(r.test_accuracy);
+      for (const auto& [name, t] : r.weights) {
+        auto it = soup.find(name);
+        if (it == soup.end()) soup.emplace(name, t.clone());
+        else it->second = add(it->second, t);
+      }
       Tensor pt = softmax(r.test_logits, 1);
       test_sum = test_sum.defined() ? add(test_sum, pt) : pt;
       if (r.val_logits.defined()) {
@@ -249,6 +269,14 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
   std::printf("\nensemble of %zu: members' test accuracy mean %.4f;", singles.size(), mean);
   if (val_sum.defined()) std::printf(" ensemble validation accuracy %.4f;", train::accuracy_of(val_sum, labels_tensor(mr.val)));
   std::printf(" ensemble test accuracy %.4f\n", train::accuracy_of(test_sum, labels_tensor(mr.test)));
+  if (a.flag("soup")) {  // one classifier with the members' mean weights (Wortsman et al. 2022, a uniform soup)
+    nn::StateDict mean_weights;
+    for (const auto& [name, t] : soup) mean_weights.insert(name, mul(t, 1.0 / static_cast<double>(singles.size())));
+    std::printf("\nsoup of %zu:\n", singles.size());
+    FinetuneResult r = finetune(a, mr, dirs[0], from_pretrained, &mean_weights);
+    if (r.val_logits.defined())
+      std::printf("soup validation accuracy %.4f\n", train::accuracy_of(r.val_logits, labels_tensor(mr.val)));
+  }
 }
 
 }  // namespace

@@ -168,6 +168,34 @@ TEST(BertTrain, RestoreBestWeightsPutsBackTheBestValidationEpoch) {
   EXPECT_THROW(train::finetune_classifier(other, x, y, o), ValueError);
 }
 
+TEST(BertTrain, EmaEndsWithTheAverageOfEveryStepsWeights) {
+  auto [x, y] = toy_data(8, 10);
+  train::BertTrainOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;  // one step per epoch: on_epoch sees each step's trained weights
+  o.lr = 3e-3;
+  o.verbose = 0;
+  o.ema_decay = 0.6;
+  nn::BertClassifier clf(tiny(), 2);
+  std::vector<std::vector<float>> w = {clf.state_dict().at("head.weight").to_vector<float>()};
+  o.on_epoch = [&](int64_t, const std::string&) {
+    w.push_back(clf.state_dict().at("head.weight").to_vector<float>());
+    return true;
+  };
+  train::finetune_classifier(clf, x, y, o);
+  ASSERT_EQ(w.size(), 4u);
+  const std::vector<float> got = clf.state_dict().at("head.weight").to_vector<float>();
+  const double d = o.ema_decay;
+  double changed = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double avg = w[0][i];
+    for (size_t s = 1; s < w.size(); ++s) avg = d * avg + (1 - d) * w[s][i];
+    EXPECT_NEAR(got[i], avg, 1e-6) << "element " << i;
+    changed = std::max(changed, std::abs(static_cast<double>(got[i]) - w.back()[i]));
+  }
+  EXPECT_GT(changed, 1e-5);  // the averages, not the last step's weights
+}
+
 TEST(BertTrain, PretrainingIsReproducibleAndLearns) {
   auto [x, y] = toy_data(64, 12);
   data::MlmMasker masker(30, 4, {0, 1, 2, 3}, {}, 9);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "cairn/core/autograd/autograd.h"
@@ -11,6 +12,7 @@
 #include "cairn/data/mlm.h"
 #include "cairn/nn/bert.h"
 #include "cairn/optim/clip.h"
+#include "cairn/optim/ema.h"
 #include "cairn/optim/optimizers.h"
 #include "cairn/optim/schedules.h"
 #include "cairn/train/model.h"
@@ -290,6 +292,8 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
   optim::LambdaLR sched(opt, warmup_linear(static_cast<int64_t>(o.warmup_fraction * total), total));
   const std::vector<Tensor> all_params = trainable(model);
   if (o.freeze_epochs > 0) model.freeze_encoder(o.trainable_top_blocks);
+  std::optional<optim::ExponentialMovingAverage> ema;
+  if (o.ema_decay > 0) ema.emplace(all_params, o.ema_decay);
 
   const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
   BertTrainReport report;
@@ -313,6 +317,7 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
       loss.backward();
       if (o.clip_norm > 0) optim::clip_grad_norm_(all_params, o.clip_norm);
       opt.step();
+      if (ema) ema->update();
       sched.step();
       ++report.steps;
       loss_sum += finite_loss(loss, "finetune_classifier", epoch, report.steps) * static_cast<double>(idx.size());
@@ -323,6 +328,7 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
     BertEpoch e;
     e.loss = loss_sum / static_cast<double>(std::max<int64_t>(1, seen));
     e.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, seen));
+    if (ema) ema->swap();  // validate (and keep) the averages
     if (val_ids.defined()) {
       ClassifierScores v = evaluate_classifier(model, val_ids, val_labels);
       e.val_loss = v.loss;
@@ -333,11 +339,16 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
         for (const auto& [name, t] : model.state_dict()) best.insert(name, t.clone());
       }
     }
+    if (ema) ema->swap();
     e.seconds = since(t0);
     report.epochs.push_back(e);
     if (!finish_epoch(o, "finetune", epoch, e)) break;
   }
-  if (report.best_epoch >= 0) model.load_state_dict(best);
+  if (report.best_epoch >= 0) {
+    model.load_state_dict(best);
+  } else if (ema) {
+    ema->swap();  // end with the averages, as Keras's fit does with use_ema
+  }
   report.seconds = since(t_all);
   model.eval();
   return report;

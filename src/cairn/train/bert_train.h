@@ -57,6 +57,10 @@ struct BertTrainOptions {
   // Fine-tuning with validation data only (Keras's EarlyStopping(restore_best_weights=True)): after the last epoch,
   // put back the weights of the epoch with the best validation accuracy (the first of equals).
   bool restore_best_weights = false;
+  // Fine-tuning only: > 0 keeps an exponential moving average of the weights with this decay after every step
+  // (Keras's use_ema / ema_momentum; optim::ExponentialMovingAverage). Validation, restore_best_weights and the
+  // weights the model ends with are the averages'; the training loss and accuracy are the trained weights'.
+  double ema_decay = 0;
   // Called after each epoch with its number and summary line; return false to stop.
   std::function<bool(int64_t epoch, const std::string& line)> on_epoch{};
 };
