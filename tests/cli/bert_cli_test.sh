@@ -45,10 +45,14 @@ awk '{ if ($1 != (NR - 1) ":" || !(/ neg \(/ && / pos \(/)) exit 1; gsub(/[()]/,
 set +e; "$CAIRN" predict "$work/ft/classifier.safetensors" "$work/in.txt" --top 0 2> "$work/top.log"; rc=$?; set -e
 test "$rc" = 2 && grep -q "\-\-top and \-\-limit must be at least 1" "$work/top.log" || { echo "rc $rc"; cat "$work/top.log"; exit 1; }
 
-# summary reads both kinds of file: the classifier (encoder, dropout, head) and the pretraining run's encoder.
+# summary reads both kinds of file: the classifier (encoder, dropout, head) and the pretraining run's encoder,
+# with every layer's output shape.
 "$CAIRN" summary "$work/ft/classifier.safetensors" > "$work/sum.log"
-grep -q "bert_encoder (BertEncoder) *(None, 64, 128)" "$work/sum.log" && grep -q "(None, 2)" "$work/sum.log" || { cat "$work/sum.log"; exit 1; }
-"$CAIRN" summary "$work/pt/encoder.safetensors" | grep -q "^Total params: " || { echo "summary of the encoder failed"; exit 1; }
+grep -q "bert_encoder (BertEncoder) *(None, 64, 128)" "$work/sum.log" && grep -q "(Dropout) *(None, 128) " "$work/sum.log" &&
+  grep -q "(None, 2)" "$work/sum.log" && ! grep -q " ? " "$work/sum.log" || { cat "$work/sum.log"; exit 1; }
+"$CAIRN" summary "$work/pt/encoder.safetensors" > "$work/sum_pt.log"
+grep -q "^Total params: " "$work/sum_pt.log" && grep -q "(BertMlmHead) *(None, 64, [0-9]*)" "$work/sum_pt.log" &&
+  ! grep -q " ? " "$work/sum_pt.log" || { echo "summary of the encoder failed"; cat "$work/sum_pt.log"; exit 1; }
 
 # An encoder is not a classifier.
 if "$CAIRN" predict "$work/pt/encoder.safetensors" "$work/in.txt" > "$work/enc.log" 2>&1; then

@@ -128,6 +128,26 @@ Tensor BertEncoder::forward(const Tensor& ids, const Tensor& token_types) {
 
 // ---- BertForMaskedLM ----
 
+namespace {
+// The MLM head's container ("mlm": transform, ln, bias); BertForMaskedLM::head runs it with the tied decoder.
+// Building it records its (batch, positions, vocabulary) output for summary().
+class BertMlmHead : public Module {
+ public:
+  explicit BertMlmHead(int64_t vocab_size) : Module("BertMlmHead"), vocab_size_(vocab_size) {}
+
+ protected:
+  Shape build_impl(const Shape& in) override {
+    for (auto& [name, child] : named_children()) child->build(in);
+    Shape out = in;
+    out.back() = vocab_size_;
+    return out;
+  }
+
+ private:
+  int64_t vocab_size_;
+};
+}  // namespace
+
 BertForMaskedLM::BertForMaskedLM(BertConfig config) : Module("BertForMaskedLM") {
   validate(config);
   configure("", config.seed, std::nullopt);
@@ -136,16 +156,15 @@ BertForMaskedLM::BertForMaskedLM(BertConfig config) : Module("BertForMaskedLM") 
   const double eps = config.layer_norm_eps;
   if (config.seed) config.seed = g.next_u64();
   bert_ = register_module("bert", std::make_shared<BertEncoder>(config));
-  auto mlm = register_module("mlm", std::make_shared<Module>("BertMlmHead"));
-  transform_ = mlm->register_module("transform", xfmr::make_dense(E, E, true, "gpt2", 0.02, g));
-  ln_ = mlm->register_module("ln", std::make_shared<LayerNormalization>(
+  mlm_ = register_module("mlm", std::make_shared<BertMlmHead>(V));
+  transform_ = mlm_->register_module("transform", xfmr::make_dense(E, E, true, "gpt2", 0.02, g));
+  ln_ = mlm_->register_module("ln", std::make_shared<LayerNormalization>(
                                        LayerNormOptions{.epsilon = eps, .input_shape = Shape{E}}));
-  bias_ = mlm->register_parameter("bias", zeros({V}));
+  bias_ = mlm_->register_parameter("bias", zeros({V}));
 }
 
 Shape BertForMaskedLM::build_impl(const Shape& in) {
-  Shape h = bert_->build(in);
-  return {h[0], h[1], config().vocab_size};
+  return mlm_->build(bert_->build(in));
 }
 
 // h (..., E) -> LN(gelu(transform(h))) (..., E) -> @ tok.weight^T + bias -> (..., V)
@@ -212,8 +231,10 @@ BertClassifier::BertClassifier(BertConfig config, int64_t num_classes, BertClass
 }
 
 Shape BertClassifier::build_impl(const Shape& in) {
-  Shape h = bert_->build(in);
-  return {h[0], num_classes_};
+  const Shape h = bert_->build(in);
+  Shape pooled = {h[0], h[2]};  // [CLS] or the mean over positions
+  if (pooler_) pooled = pooler_->build(pooled);
+  return head_->build(drop_->build(pooled));
 }
 
 // ids (B, T) -> hidden (B, T, E) -> pooled (B, E) -> dropout -> head (B, C)

@@ -114,6 +114,7 @@ class BertForMaskedLM : public Module {
  private:
   Tensor head(const Tensor& h);  // (..., E) -> (..., V)
   std::shared_ptr<BertEncoder> bert_;
+  std::shared_ptr<Module> mlm_;  // transform_, ln_ and bias_ under "mlm"
   std::shared_ptr<Dense> transform_;
   std::shared_ptr<LayerNormalization> ln_;
   Tensor bias_;
