@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two BERT example configs end to end on a few steps: pretraining writes an encoder and its tokenizer, the
 # classifier loads it (reporting what was loaded), from-scratch fine-tuning runs with the same recipe, and an
-# encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay.
+# encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay or ema_momentum.
 # The classifier file is self-contained: `cairn evaluate` reproduces the run's test figures from it alone and
 # `cairn predict` classifies new sentences (`cairn summary` prints the layer table); an encoder file given to
 # evaluate or predict says what to do instead. Adding a validation split leaves the test split where it was, and
@@ -23,7 +23,8 @@ test -s "$work/pt/encoder.safetensors" && test -s "$work/pt/tokenizer.json"
 
 "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \
   --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/ft" \
-  --set model.attention_dropout=0.2 --set compile.optimizer.layer_decay=0.8 > "$work/ft.log"
+  --set model.attention_dropout=0.2 --set compile.optimizer.layer_decay=0.8 \
+  --set compile.optimizer.ema_momentum=0.9 > "$work/ft.log"
 grep -q "loaded 28 tensors; kept initialised (not in the file): head.weight, head.bias" "$work/ft.log"
 grep -q "^Test: loss .*, accuracy " "$work/ft.log"
 
@@ -71,6 +72,18 @@ if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \
   echo "expected a layer_decay error"; exit 1
 fi
 grep -q "layer_decay must be in (0, 1]" "$work/ld.log" || { cat "$work/ld.log"; exit 1; }
+# So is ema_momentum outside [0, 1), and ema_momentum while pretraining.
+if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \
+  --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/ema" \
+  --set compile.optimizer.ema_momentum=1 > "$work/ema.log" 2>&1; then
+  echo "expected an ema_momentum error"; exit 1
+fi
+grep -q "ema_momentum must be in \[0, 1)" "$work/ema.log" || { cat "$work/ema.log"; exit 1; }
+if "$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set outputs.dir="$work/ema2" \
+  --set compile.optimizer.ema_momentum=0.9 > "$work/ema2.log" 2>&1; then
+  echo "expected ema_momentum to be refused for pretraining"; exit 1
+fi
+grep -q "ema_momentum is for fine-tuning" "$work/ema2.log" || { cat "$work/ema2.log"; exit 1; }
 
 # The full BERT vocabulary is not the one the encoder was pretrained with.
 if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \

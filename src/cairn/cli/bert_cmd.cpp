@@ -9,7 +9,8 @@
 //                                so `cairn evaluate` and `cairn predict` need nothing else) and <dir>/tokenizer.json.
 //                                fit.restore_best_weights keeps the best validation epoch; fit.ensemble: N trains N
 //                                seeds per encoder (model.pretrained may list several) and writes them as one
-//                                soft-voting classifier file (nn::EnsembleClassifier)
+//                                soft-voting classifier file (nn::EnsembleClassifier); compile.optimizer.ema_momentum
+//                                validates and keeps a moving average of the weights (Keras's use_ema)
 // See examples/mr_bert_pretrain.yaml and examples/mr_bert_finetune.yaml for every key.
 #include <cstdio>
 #include <filesystem>
@@ -162,7 +163,7 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
 train::BertTrainOptions train_options(const Config& comp, const Config& fit, uint64_t seed) {
   fit.check_keys({"epochs", "batch_size", "max_steps", "verbose", "restore_best_weights", "ensemble"});
   Config opt = comp.section("optimizer");
-  opt.check_keys({"name", "lr", "head_lr", "weight_decay", "layer_decay"});
+  opt.check_keys({"name", "lr", "head_lr", "weight_decay", "layer_decay", "ema_momentum"});
   if (opt.get<std::string>("name", "adamw") != "adamw") opt.fail("BERT training uses adamw", "name");
   train::BertTrainOptions o;
   o.epochs = fit.get<int64_t>("epochs", 4);
@@ -173,10 +174,13 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
   o.head_lr = opt.get<double>("head_lr", -1.0);
   o.weight_decay = opt.get<double>("weight_decay", 0.01);
   o.layer_decay = opt.get<double>("layer_decay", 1.0);
+  o.ema_decay = opt.get<double>("ema_momentum", 0.0);
   o.warmup_fraction = comp.get<double>("warmup", 0.1);
   o.clip_norm = comp.get<double>("clip_grad_norm", 1.0);
   o.seed = seed;
   if (!(o.layer_decay > 0 && o.layer_decay <= 1)) opt.fail("layer_decay must be in (0, 1]", "layer_decay");
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1))
+    opt.fail("ema_momentum must be in [0, 1) (0 = off; 0.99 averages about the last 100 steps)", "ema_momentum");
   if (o.epochs < 1) fit.fail("epochs must be >= 1", "epochs");
   if (o.batch_size < 1) fit.fail("batch_size must be >= 1", "batch_size");
   if (!(o.lr > 0)) opt.fail("lr must be positive", "lr");
@@ -334,6 +338,8 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   if (type == "bert_mlm") {
     for (const char* k : {"ensemble", "restore_best_weights"})
       if (fit.has(k)) fit.fail(std::string(k) + " is for fine-tuning (model.type: bert_classifier)", k);
+    if (comp.section("optimizer").has("ema_momentum"))
+      comp.section("optimizer").fail("ema_momentum is for fine-tuning (model.type: bert_classifier)", "ema_momentum");
     model.check_keys({"type", "layers", "heads", "width", "mlp_width", "dropout", "attention_dropout"});
     comp.check_keys({"optimizer", "warmup", "clip_grad_norm", "mlm"});
     Config mlm_cfg = comp.section("mlm");
