@@ -175,6 +175,30 @@ TEST_F(LmCliTest, EvaluateGivesTheValidationLossWithTheModelsTokenizer) {
   EXPECT_TRUE(has(r.err, "the validation tokens go up to id 199, outside the model's vocabulary of 17")) << r.err;
 }
 
+TEST_F(LmCliTest, PredictGivesEachPromptsLikeliestNextTokens) {
+  Result r = cairn_cmd({"train", write("c.yaml", config(corpus())), "--set", "fit.steps=60"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The first and last prompts are longer than the context of 16: their last 16 characters are used.
+  const std::string prompts = write("p.txt", "the cat sat on the ma\nhello worl\nthe mat.\nhello world!\nthe cat sat on the m\n");
+  r = cairn_cmd({"predict", model(), prompts, "--top", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "0:  \"t\" (")) << r.out;
+  EXPECT_TRUE(has(r.out, "1:  \"d\" (")) << r.out;
+  EXPECT_TRUE(has(r.out, "2:  \"\\n\" (")) << r.out;  // a newline is shown escaped
+  EXPECT_TRUE(has(r.out, "3:  \"\\n\" (")) << r.out;
+  EXPECT_TRUE(has(r.out, "4:  \"a\" (")) << r.out;
+  // The first token greedy generation picks after the same prompt.
+  Result g = cairn_cmd({"generate", model(), "--prompt", "hello worl", "--max-tokens", "1", "--temperature", "0"});
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_TRUE(has(g.out, "hello world")) << g.out;
+
+  // A character the model never saw names the file and the prompt.
+  r = cairn_cmd({"predict", model(), write("bad.txt", "the cat\nZebra\n")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "bad.txt: prompt 2")) << r.err;
+  EXPECT_TRUE(has(r.err, "knows 17 tokens")) << r.err;
+}
+
 TEST_F(LmCliTest, UnknownPromptCharacterIsAClearError) {
   std::string m = train_model();
   Result r = cairn_cmd({"generate", m, "--prompt", "hello Zebra"});

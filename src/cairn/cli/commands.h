@@ -35,6 +35,9 @@ int lm_summary(const std::string& model_or_config);
 // cairn evaluate on a language-model file: the next-token loss and perplexity over the whole validation split;
 // -1 when args[0] is not a language-model file.
 int lm_evaluate(const std::vector<std::string>& args);
+// cairn predict on a language-model file: for each prompt (one per line of `input`), its `top` most likely next
+// tokens with their probabilities; -1 when the file is not a language-model file.
+int lm_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit);
 // cairn evaluate / predict on a fine-tuned BERT classifier file (bert_cmd.cpp): the test split's metrics,
 // per-class report and confusion matrix; the classes of each input text. -1 when the file is not one.
 int bert_evaluate(const std::vector<std::string>& args);

@@ -9,7 +9,9 @@
 
 #include "cairn/cli/commands.h"
 #include "cairn/cli/config.h"
+#include "cairn/cli/datasets.h"
 #include "cairn/cli/lm_model.h"
+#include "cairn/cli/reports.h"
 #include "cairn/core/autograd/autograd.h"
 #include "cairn/core/kernels/threading.h"
 #include "cairn/io/safetensors.h"
@@ -218,6 +220,39 @@ int lm_summary(const std::string& arg) {
     net = load_lm(arg).net;
   }
   std::printf("%s\n", nn::summary(*net, {-1, net->config().context_length}).c_str());
+  return 0;
+}
+
+int lm_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit) {
+  if (!io::SafetensorsReader(path).metadata().count("cairn.lm")) return -1;
+  LoadedLm lm = load_lm(path);
+  const std::vector<std::string> prompts = texts_to_predict(input);
+  const int64_t T = lm.config.context_length, V = lm.config.vocab_size;
+  // The next token's probabilities after each prompt's last T tokens (longer prompts slide, as `cairn generate
+  // --context-overflow slide` does); one forward pass per prompt, as each has its own length.
+  lm.net->eval();
+  NoGradGuard no_grad;
+  Tensor probs = Tensor::empty({static_cast<int64_t>(prompts.size()), V});
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<int32_t> ids;
+    try {
+      ids = lm.tokenizer->encode(prompts[i]);
+    } catch (const text::TokenizerError& e) {
+      throw ValueError(detail::cat(input, ": prompt ", i + 1, ": ", e.what(), ". The model's tokenizer knows ",
+                                   lm.tokenizer->vocab_size(), " tokens, from the corpus it was trained on"));
+    }
+    if (ids.empty()) throw ValueError(detail::cat(input, ": prompt ", i + 1, " encodes to no tokens"));
+    const auto L = std::min<int64_t>(static_cast<int64_t>(ids.size()), T);
+    std::vector<int64_t> window(ids.end() - L, ids.end());
+    const Tensor logits = lm.net->forward(from_vector(window, {1, L}));  // (1, L, V)
+    probs.narrow(0, static_cast<int64_t>(i), 1).copy_(softmax(select(logits, 1, L - 1), 1).to(DType::f32));
+  }
+  // Each token as a JSON string, so that a newline or a space is visible ("\n", " ").
+  std::vector<std::string> names;
+  for (int32_t v = 0; v < V; ++v)
+    names.push_back(nlohmann::json(lm.tokenizer->decode(std::span<const int32_t>(&v, 1)))
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::printf("%s", top_classes_report(probs, names, top, limit).c_str());
   return 0;
 }
 

@@ -67,9 +67,10 @@ int cmd_predict(const std::vector<std::string>& args) {
   }
   if (pos.size() != 2)
     throw UsageError("usage: cairn predict MODEL INPUT [--top K] [--limit N]  (INPUT: an IDX file or PNG/JPEG image, a CSV "
-                     "for table models, a text or JSON Lines file for text models)");
+                     "for table models, a text or JSON Lines file for text models and prompts for language models)");
   if (top < 1 || limit < 1) throw UsageError("--top and --limit must be at least 1");
   if (int rc = bert_predict(pos[0], pos[1], top, limit); rc >= 0) return rc;
+  if (int rc = lm_predict(pos[0], pos[1], top, limit); rc >= 0) return rc;
   LoadedModel lm = load_model(pos[0]);
   Tensor x = prepare_inputs(pos[1], lm.spec.preprocess);  // the transform recorded at training time
   train::Model model(lm.net);
