@@ -194,6 +194,26 @@ TEST(BertTrain, EmaEndsWithTheAverageOfEveryStepsWeights) {
     changed = std::max(changed, std::abs(static_cast<double>(got[i]) - w.back()[i]));
   }
   EXPECT_GT(changed, 1e-5);  // the averages, not the last step's weights
+
+  // With validation and restore_best_weights: the best epoch's averages are validated, kept and restored.
+  auto [xv, yv] = toy_data(24, 10);
+  o.restore_best_weights = true;
+  nn::BertClassifier again(tiny(), 2);
+  w = {again.state_dict().at("head.weight").to_vector<float>()};
+  o.on_epoch = [&](int64_t, const std::string&) {
+    w.push_back(again.state_dict().at("head.weight").to_vector<float>());
+    return true;
+  };
+  train::BertTrainReport r = train::finetune_classifier(again, x, y, o, xv, yv);
+  ASSERT_GE(r.best_epoch, 0);
+  const std::vector<float> restored = again.state_dict().at("head.weight").to_vector<float>();
+  for (size_t i = 0; i < restored.size(); ++i) {
+    double avg = w[0][i];
+    for (size_t s = 1; s <= static_cast<size_t>(r.best_epoch) + 1; ++s) avg = d * avg + (1 - d) * w[s][i];
+    EXPECT_NEAR(restored[i], avg, 1e-6) << "element " << i;
+  }
+  EXPECT_DOUBLE_EQ(train::evaluate_classifier(again, xv, yv).accuracy,
+                   r.epochs[static_cast<size_t>(r.best_epoch)].val_accuracy);
 }
 
 TEST(BertTrain, PretrainingIsReproducibleAndLearns) {

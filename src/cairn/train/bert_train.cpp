@@ -328,8 +328,8 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
     BertEpoch e;
     e.loss = loss_sum / static_cast<double>(std::max<int64_t>(1, seen));
     e.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, seen));
-    if (ema) ema->swap();  // validate (and keep) the averages
     if (val_ids.defined()) {
+      if (ema) ema->swap();  // validate (and keep) the averages
       ClassifierScores v = evaluate_classifier(model, val_ids, val_labels);
       e.val_loss = v.loss;
       e.val_accuracy = v.accuracy;
@@ -338,8 +338,8 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
         best = nn::StateDict();
         for (const auto& [name, t] : model.state_dict()) best.insert(name, t.clone());
       }
+      if (ema) ema->swap();
     }
-    if (ema) ema->swap();
     e.seconds = since(t0);
     report.epochs.push_back(e);
     if (!finish_epoch(o, "finetune", epoch, e)) break;
