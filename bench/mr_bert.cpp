@@ -11,6 +11,8 @@
 //   mr_bert finetune ... --ensemble N --soup            also one classifier with the members' mean weights
 //   mr_bert finetune ... --ema 0.99                     validate and keep a moving average of the weights
 //   mr_bert finetune ... --init-seed S                  one initialisation (S) whatever --seed is
+//   mr_bert finetune ... --ensemble N --distill [--students K --distill-alpha A --distill-t T]
+//                                                       K single classifiers trained on the ensemble's soft targets
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
 // validation (printed every epoch) for choosing a recipe without touching the test split. --matmul-precision
@@ -180,12 +182,14 @@ struct FinetuneResult {
   double test_accuracy = 0, seconds = 0;
   Tensor val_logits, test_logits;  // of the restored (best-validation) weights; val_logits undefined without --val
   nn::StateDict weights;           // the classifier's, as tested
+  Tensor train_logits;             // on the training rows (--distill: the teachers')
 };
 
 // Fine-tunes a classifier from dir's encoder (or from scratch with dir's tokenizer) and tests it; given
 // `weights`, builds the same classifier with those weights instead of training it (a soup, below).
+// With teacher_logits (N train rows, 2), the training distils them (--distill-alpha, --distill-t).
 FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool from_pretrained,
-                        const nn::StateDict* weights = nullptr) {
+                        const nn::StateDict* weights = nullptr, const Tensor& teacher_logits = Tensor()) {
   const auto tok_ptr = text::load_tokenizer((dir / "tokenizer.json").string());
   const text::Tokenizer& tok = *tok_ptr;
   nn::BertConfig cfg = model_config(a, tok);
@@ -216,6 +220,8 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
   o.layer_decay = a.num("layer-decay", 1.0);
   o.ema_decay = a.num("ema", 0.0);
+  o.distill_alpha = a.num("distill-alpha", 0.5);
+  o.distill_temperature = a.num("distill-t", 2.0);
   // Early stopping on the validation split (--val F): the weights of the epoch with the best validation accuracy
   // are restored before the test evaluation. Without --val the last epoch's weights are tested.
   o.restore_best_weights = xv.defined();
@@ -224,7 +230,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
     clf.load_state_dict(*weights);
     clf.eval();
   } else {
-    r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv);
+    r = train::finetune_classifier(clf, x, labels_tensor(mr.train), o, xv, yv, teacher_logits);
   }
   if (r.best_epoch >= 0)
     std::printf("early stopping: restored epoch %lld (val_accuracy %.4f)\n", static_cast<long long>(r.best_epoch + 1),
@@ -233,7 +239,8 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   std::printf("%s: test accuracy %.4f (loss %.4f) on %zu sentences; fine-tuning %.1f s\n",
               from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);
   return {s.accuracy, r.seconds, xv.defined() ? train::classifier_logits(clf, xv) : Tensor(),
-          train::classifier_logits(clf, xt), clf.state_dict()};
+          train::classifier_logits(clf, xt), clf.state_dict(),
+          a.flag("distill") ? train::classifier_logits(clf, x) : Tensor()};
 }
 
 // --ensemble N: N fine-tunes with seeds seed .. seed + N - 1, each restored to its best validation epoch; their
@@ -245,6 +252,7 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
   Tensor val_sum, test_sum;
   std::vector<double> singles;
   std::map<std::string, Tensor> soup;  // --soup: the members' weights summed
+  Tensor train_sum;                    // --distill: the members' probabilities on the training rows, summed
   for (const fs::path& dir : dirs)
     for (int i = 0; i < n; ++i) {
       a.kv.insert_or_assign("seed", std::to_string(seed0 + i));
@@ -256,6 +264,10 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
         auto it = soup.find(name);
         if (it == soup.end()) soup.emplace(name, t.clone());
         else it->second = add(it->second, t);
+      }
+      if (r.train_logits.defined()) {
+        Tensor p = softmax(r.train_logits, 1);
+        train_sum = train_sum.defined() ? add(train_sum, p) : p;
       }
       Tensor pt = softmax(r.test_logits, 1);
       test_sum = test_sum.defined() ? add(test_sum, pt) : pt;
@@ -269,6 +281,21 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
   std::printf("\nensemble of %zu: members' test accuracy mean %.4f;", singles.size(), mean);
   if (val_sum.defined()) std::printf(" ensemble validation accuracy %.4f;", train::accuracy_of(val_sum, labels_tensor(mr.val)));
   std::printf(" ensemble test accuracy %.4f\n", train::accuracy_of(test_sum, labels_tensor(mr.test)));
+  if (a.flag("distill")) {  // --students K single classifiers taught by the ensemble (seeds seed ..)
+    const Tensor teacher = log(mul(train_sum, 1.0 / static_cast<double>(singles.size())));
+    std::printf("\nensemble training accuracy %.4f; distilling into single classifiers (alpha %g, T %g)\n",
+                train::accuracy_of(teacher, labels_tensor(mr.train)), a.num("distill-alpha", 0.5),
+                a.num("distill-t", 2.0));
+    std::vector<double> students;
+    for (int i = 0; i < static_cast<int>(a.num("students", n)); ++i) {
+      a.kv.insert_or_assign("seed", std::to_string(seed0 + i));
+      std::printf("\n== student %d (%s, seed %lld)\n", i + 1, dirs[0].c_str(), static_cast<long long>(seed0 + i));
+      students.push_back(finetune(a, mr, dirs[0], from_pretrained, nullptr, teacher).test_accuracy);
+    }
+    double smean = 0;
+    for (double v : students) smean += v / static_cast<double>(students.size());
+    std::printf("\nstudents' test accuracy mean %.4f over %zu\n", smean, students.size());
+  }
   if (a.flag("soup")) {  // one classifier with the members' mean weights (Wortsman et al. 2022, a uniform soup)
     nn::StateDict mean_weights;
     for (const auto& [name, t] : soup) mean_weights.insert(name, mul(t, 1.0 / static_cast<double>(singles.size())));

@@ -216,6 +216,46 @@ TEST(BertTrain, EmaEndsWithTheAverageOfEveryStepsWeights) {
                    r.epochs[static_cast<size_t>(r.best_epoch)].val_accuracy);
 }
 
+// Distillation: a teacher that is sure of the labels gives the labels' training; a teacher that contradicts
+// them, at distill_alpha 1, is what the model learns; bad teachers and options are refused.
+TEST(BertTrain, DistillationFollowsTheTeachersSoftTargets) {
+  auto [x, y] = toy_data(48, 10);
+  const std::vector<int64_t> labels = y.to_vector<int64_t>();
+  auto teacher_of = [&](bool flip) {  // logits 30 for the (flipped) label, 0 for the other class
+    std::vector<float> t;
+    for (int64_t l : labels) {
+      const int64_t c = flip ? 1 - l : l;
+      t.push_back(c == 0 ? 30.f : 0.f);
+      t.push_back(c == 1 ? 30.f : 0.f);
+    }
+    return from_vector(t, {static_cast<int64_t>(labels.size()), 2});
+  };
+  train::BertTrainOptions o;
+  o.epochs = 3;
+  o.batch_size = 8;
+  o.lr = 3e-3;
+  o.verbose = 0;
+  nn::BertClassifier plain(tiny(), 2), taught(tiny(), 2);
+  train::finetune_classifier(plain, x, y, o);
+  o.distill_alpha = 1;
+  o.distill_temperature = 1;
+  train::finetune_classifier(taught, x, y, o, Tensor(), Tensor(), teacher_of(false));
+  const std::vector<float> a = plain.state_dict().at("head.weight").to_vector<float>(),
+                           b = taught.state_dict().at("head.weight").to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << "element " << i;
+
+  // Taught the opposite of every label: it agrees with the teacher on the training rows, not with the labels.
+  nn::BertClassifier contrary(tiny(), 2);
+  o.epochs = 12;
+  train::finetune_classifier(contrary, x, y, o, Tensor(), Tensor(), teacher_of(true));
+  EXPECT_LT(train::evaluate_classifier(contrary, x, y).accuracy, 0.3);  // 0.5: no preference
+
+  nn::BertClassifier other(tiny(), 2);
+  EXPECT_THROW(train::finetune_classifier(other, x, y, o, Tensor(), Tensor(), zeros({47, 2})), ShapeError);
+  o.distill_alpha = 1.5;
+  EXPECT_THROW(train::finetune_classifier(other, x, y, o, Tensor(), Tensor(), teacher_of(false)), ValueError);
+}
+
 TEST(BertTrain, PretrainingIsReproducibleAndLearns) {
   auto [x, y] = toy_data(64, 12);
   data::MlmMasker masker(30, 4, {0, 1, 2, 3}, {}, 9);

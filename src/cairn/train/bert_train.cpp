@@ -271,7 +271,8 @@ ClassifierScores evaluate_classifier(nn::BertClassifier& model, const Tensor& id
 }
 
 BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
-                                    const BertTrainOptions& o, const Tensor& val_ids, const Tensor& val_labels) {
+                                    const BertTrainOptions& o, const Tensor& val_ids, const Tensor& val_labels,
+                                    const Tensor& teacher_logits) {
   check_options(o, "finetune_classifier");
   check_ids(ids, "finetune_classifier", "ids");
   CAIRN_CHECK(!o.restore_best_weights || val_ids.defined(), ValueError,
@@ -281,6 +282,17 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
               shape_str(labels.shape()), " must be (N) for ids ", shape_str(ids.shape()));
   const int64_t pad = model.config().pad_id;
   const int64_t N = ids.size(0);
+  Tensor soft;  // the teacher's softmax(logits / T), (N, classes)
+  if (teacher_logits.defined()) {
+    CAIRN_CHECK(teacher_logits.dim() == 2 && teacher_logits.size(0) == N && teacher_logits.size(1) == model.num_classes(),
+                ShapeError, "finetune_classifier: teacher_logits ", shape_str(teacher_logits.shape()), " must be (",
+                N, ", ", model.num_classes(), "): one row of class logits per training row");
+    CAIRN_CHECK(o.distill_alpha >= 0 && o.distill_alpha <= 1 && o.distill_temperature > 0, ValueError,
+                "finetune_classifier: distill_alpha must be in [0, 1] and distill_temperature positive, got ",
+                o.distill_alpha, " and ", o.distill_temperature);
+    NoGradGuard no_grad;
+    soft = softmax(mul(teacher_logits.detach().to(DType::f32), 1.0 / o.distill_temperature), 1);
+  }
   const int64_t per_epoch = (N + o.batch_size - 1) / o.batch_size;
   int64_t total = per_epoch * o.epochs;
   if (o.max_steps > 0) total = std::min(total, o.max_steps);
@@ -313,6 +325,12 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
       for (int64_t i : idx) yb.push_back(y[static_cast<size_t>(i)]);
       Tensor logits = model.forward(gather_trimmed_rows(ids, idx, pad));
       Tensor loss = cross_entropy(logits, from_vector(yb));
+      if (soft.defined()) {  // (1 - a) CE(labels) + a T^2 CE(teacher's soft targets, softmax(logits / T))
+        const double a = o.distill_alpha, T = o.distill_temperature;
+        const Tensor p = index_select(soft, 0, from_vector(idx));
+        const Tensor soft_ce = neg(mean(sum(mul(p, log_softmax(mul(logits, 1.0 / T), 1)), {1})));
+        loss = add(mul(loss, 1.0 - a), mul(soft_ce, a * T * T));
+      }
       opt.zero_grad();
       loss.backward();
       if (o.clip_norm > 0) optim::clip_grad_norm_(all_params, o.clip_norm);

@@ -61,6 +61,11 @@ struct BertTrainOptions {
   // (Keras's use_ema / ema_momentum; optim::ExponentialMovingAverage). Validation, restore_best_weights and the
   // weights the model ends with are the averages'; the training loss and accuracy are the trained weights'.
   double ema_decay = 0;
+  // Fine-tuning with teacher_logits only (knowledge distillation, Hinton et al. 2015): the loss is
+  // (1 - distill_alpha) * cross-entropy with the labels + distill_alpha * T^2 * cross-entropy between the
+  // teacher's softmax(teacher_logits / T) and the model's softmax(logits / T), T = distill_temperature.
+  double distill_alpha = 0.5;
+  double distill_temperature = 2.0;
   // Called after each epoch with its number and summary line; return false to stop.
   std::function<bool(int64_t epoch, const std::string& line)> on_epoch{};
 };
@@ -92,10 +97,11 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
                              const BertTrainOptions& options, const Tensor& val_ids = Tensor());
 
 // Fine-tuning on (ids (N, T) int64, labels (N) int64) with cross-entropy; validation each epoch when val_ids is
-// defined. Leaves the model in eval mode.
+// defined. teacher_logits (N, classes), when defined, adds a teacher's soft targets for every row (distillation,
+// options.distill_alpha); for an ensemble, the log of its members' mean probabilities. Leaves the model in eval mode.
 BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids, const Tensor& labels,
                                     const BertTrainOptions& options, const Tensor& val_ids = Tensor(),
-                                    const Tensor& val_labels = Tensor());
+                                    const Tensor& val_labels = Tensor(), const Tensor& teacher_logits = Tensor());
 
 struct ClassifierScores {
   double loss = 0, accuracy = 0;
