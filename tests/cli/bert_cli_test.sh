@@ -124,6 +124,22 @@ grep -Eq "^  loss +$loss\$" "$work/ens_ev.log" && grep -Eq "^  accuracy +$acc\$"
 awk '{ gsub(/[()]/, ""); s = $3 + $5; if (s < 0.999 || s > 1.001) exit 1 }' "$work/ens_pr.log" || { cat "$work/ens_pr.log"; exit 1; }
 "$CAIRN" summary "$work/ens/classifier.safetensors" | grep -q "^An ensemble of 4 classifiers like this one" || { echo "summary"; exit 1; }
 
+# fit.distill: the ensemble teaches one classifier, which is the file written (a single classifier) and whose
+# test figures evaluate prints; without an ensemble to learn from it is refused.
+"$CAIRN" train examples/mr_bert_finetune.yaml --set fit.epochs=1 --set fit.max_steps=2 --set "$files" \
+  --set model.pretrained="$work/pt/encoder.safetensors" --set fit.ensemble=2 \
+  --set "fit.distill={alpha: 0.7, temperature: 3}" --set outputs.dir="$work/dist" > "$work/dist.log"
+grep -q "== one classifier distilled from the ensemble (alpha 0.7, temperature 3)" "$work/dist.log" || { cat "$work/dist.log"; exit 1; }
+read -r loss acc < <(sed -n '/== one classifier distilled/,$ s/^Test: loss \([0-9.]*\), accuracy \([0-9.]*\) .*/\1 \2/p' "$work/dist.log")
+"$CAIRN" evaluate "$work/dist/classifier.safetensors" > "$work/dist_ev.log"
+grep -Eq "^  loss +$loss\$" "$work/dist_ev.log" && grep -Eq "^  accuracy +$acc\$" "$work/dist_ev.log" &&
+  ! grep -q "an ensemble" "$work/dist_ev.log" || { echo "evaluate does not give the student's $loss / $acc"; cat "$work/dist_ev.log"; exit 1; }
+if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" --set "fit.distill={alpha: 0.5}" \
+  --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/dist1" > "$work/dist1.log" 2>&1; then
+  echo "expected distill without an ensemble to be refused"; exit 1
+fi
+grep -q "distill trains one classifier on an ensemble's soft targets" "$work/dist1.log" || { cat "$work/dist1.log"; exit 1; }
+
 # An encoder of another vocabulary in the list is refused before any classifier is trained.
 "$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set data.tokenizer.min_count=1 \
   --set outputs.dir="$work/pt_other" > /dev/null

@@ -9,7 +9,8 @@
 //                                so `cairn evaluate` and `cairn predict` need nothing else) and <dir>/tokenizer.json.
 //                                fit.restore_best_weights keeps the best validation epoch; fit.ensemble: N trains N
 //                                seeds per encoder (model.pretrained may list several) and writes them as one
-//                                soft-voting classifier file (nn::EnsembleClassifier); compile.optimizer.ema_momentum
+//                                soft-voting classifier file (nn::EnsembleClassifier), or with fit.distill trains
+//                                one classifier on their soft targets and writes that; compile.optimizer.ema_momentum
 //                                validates and keeps a moving average of the weights (Keras's use_ema)
 // See examples/mr_bert_pretrain.yaml and examples/mr_bert_finetune.yaml for every key.
 #include <cstdio>
@@ -161,7 +162,7 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
 }
 
 train::BertTrainOptions train_options(const Config& comp, const Config& fit, uint64_t seed) {
-  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose", "restore_best_weights", "ensemble"});
+  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose", "restore_best_weights", "ensemble", "distill"});
   Config opt = comp.section("optimizer");
   opt.check_keys({"name", "lr", "head_lr", "weight_decay", "layer_decay", "ema_momentum"});
   if (opt.get<std::string>("name", "adamw") != "adamw") opt.fail("BERT training uses adamw", "name");
@@ -336,7 +337,7 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   if (max_length < 3) data_cfg.fail("max_length must be >= 3 ([CLS], a token, [SEP])", "max_length");
 
   if (type == "bert_mlm") {
-    for (const char* k : {"ensemble", "restore_best_weights"})
+    for (const char* k : {"ensemble", "restore_best_weights", "distill"})
       if (fit.has(k)) fit.fail(std::string(k) + " is for fine-tuning (model.type: bert_classifier)", k);
     if (comp.section("optimizer").has("ema_momentum"))
       comp.section("optimizer").fail("ema_momentum is for fine-tuning (model.type: bert_classifier)", "ema_momentum");
@@ -380,6 +381,16 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
   o.trainable_top_blocks = model.get<int64_t>("trainable_top_blocks", 0);
   const auto seeds = fit.get<int64_t>("ensemble", 1);
   if (seeds < 1) fit.fail("ensemble (classifiers per encoder, seeds seed, seed + 1, ...) must be >= 1", "ensemble");
+  // distill: {alpha, temperature}: after the ensemble, one classifier trained on its soft targets is the result.
+  const bool distill = fit.has("distill");
+  if (distill) {
+    Config dc = fit.section("distill");
+    dc.check_keys({"alpha", "temperature"});
+    o.distill_alpha = dc.get<double>("alpha", 0.5);
+    o.distill_temperature = dc.get<double>("temperature", 2.0);
+    if (!(o.distill_alpha >= 0 && o.distill_alpha <= 1)) dc.fail("alpha must be in [0, 1]", "alpha");
+    if (!(o.distill_temperature > 0)) dc.fail("temperature must be positive", "temperature");
+  }
   // pretrained: one encoder file, or a list of them (an ensemble over encoders pretrained with one tokenizer).
   std::vector<std::string> encoders;
   if (model.node()["pretrained"].IsSequence()) {
@@ -425,18 +436,14 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
     configs.push_back(fc);
   }
   if (configs.empty()) configs.push_back(bert_config_from(model, *tok, max_length, seed));
-
-  // One classifier per (encoder, seed): seed, seed + 1, ... for each encoder.
-  std::vector<std::shared_ptr<nn::BertClassifier>> members;
   const size_t runs = configs.size() * static_cast<size_t>(seeds);
-  for (size_t run = 0; run < runs; ++run) {
-    const size_t enc = run / static_cast<size_t>(seeds);
+  if (distill && runs < 2)
+    fit.fail("distill trains one classifier on an ensemble's soft targets: set ensemble >= 2 or list several "
+             "pretrained encoders", "distill");
+
+  // Fine-tunes one classifier from encoder `enc` (taught by teacher_logits when defined), prints its figures.
+  auto fine_tune = [&](size_t enc, uint64_t member_seed, const Tensor& teacher_logits) {
     const std::string pretrained = encoders.empty() ? "" : encoders[enc];
-    const uint64_t member_seed = seed + run % static_cast<size_t>(seeds);
-    if (runs > 1)
-      std::printf("\n== classifier %zu of %zu (seed %llu, %s)\n", run + 1, runs,
-                  static_cast<unsigned long long>(member_seed),
-                  init == "scratch" ? "random encoder" : ("encoder " + pretrained).c_str());
     manual_seed(member_seed);
     nn::BertConfig bc = configs[enc];
     bc.seed = member_seed;
@@ -451,7 +458,7 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
     }
     train::BertTrainOptions mo = o;
     mo.seed = member_seed;
-    train::BertTrainReport r = train::finetune_classifier(*clf, x, y, mo, xv, yv);
+    train::BertTrainReport r = train::finetune_classifier(*clf, x, y, mo, xv, yv, teacher_logits);
     std::printf("Fine-tuned %lld steps in %.1f s\n", static_cast<long long>(r.steps), r.seconds);
     if (r.best_epoch >= 0)
       std::printf("Restored the weights of epoch %lld (best val_accuracy %.4f)\n",
@@ -460,7 +467,19 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
       train::ClassifierScores sc = train::evaluate_classifier(*clf, xt, yt);
       std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", sc.loss, sc.accuracy, d.test.texts.size());
     }
-    members.push_back(clf);
+    return clf;
+  };
+
+  // One classifier per (encoder, seed): seed, seed + 1, ... for each encoder.
+  std::vector<std::shared_ptr<nn::BertClassifier>> members;
+  for (size_t run = 0; run < runs; ++run) {
+    const size_t enc = run / static_cast<size_t>(seeds);
+    const uint64_t member_seed = seed + run % static_cast<size_t>(seeds);
+    if (runs > 1)
+      std::printf("\n== classifier %zu of %zu (seed %llu, %s)\n", run + 1, runs,
+                  static_cast<unsigned long long>(member_seed),
+                  init == "scratch" ? "random encoder" : ("encoder " + encoders[enc]).c_str());
+    members.push_back(fine_tune(enc, member_seed, Tensor()));
   }
   // Several classifiers are saved and scored as one soft-voting model.
   nn::EnsembleClassifier ensemble({members.begin(), members.end()});
@@ -474,6 +493,11 @@ int cmd_train_bert(const Config& cfg, const std::string& config_path) {
       std::printf("Test: loss %.4f, accuracy %.4f (%zu examples)\n", cross_entropy(logits, yt).item(),
                   train::accuracy_of(logits, yt), d.test.texts.size());
     }
+  }
+  if (distill) {  // the student: the first encoder, seed `seed`, taught by the ensemble; it is what is saved
+    std::printf("\n== one classifier distilled from the ensemble (alpha %g, temperature %g)\n", o.distill_alpha,
+                o.distill_temperature);
+    members = {fine_tune(0, seed, train::classifier_logits(ensemble, x, pad_id))};
   }
   fs::create_directories(dir);
   tok->save((dir / "tokenizer.json").string());
