@@ -240,7 +240,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
               from_pretrained ? "pretrained" : "from scratch", s.accuracy, s.loss, mr.test.texts.size(), r.seconds);
   return {s.accuracy, r.seconds, xv.defined() ? train::classifier_logits(clf, xv) : Tensor(),
           train::classifier_logits(clf, xt), clf.state_dict(),
-          a.flag("distill") ? train::classifier_logits(clf, x) : Tensor()};
+          a.flag("distill") && !teacher_logits.defined() ? train::classifier_logits(clf, x) : Tensor()};
 }
 
 // --ensemble N: N fine-tunes with seeds seed .. seed + N - 1, each restored to its best validation epoch; their
