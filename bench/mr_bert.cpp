@@ -243,6 +243,9 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
           a.flag("distill") && !teacher_logits.defined() ? train::classifier_logits(clf, x) : Tensor()};
 }
 
+// sum += t, where an undefined sum is zero.
+void add_to(Tensor& sum, const Tensor& t) { sum = sum.defined() ? add(sum, t) : t; }
+
 // --ensemble N: N fine-tunes with seeds seed .. seed + N - 1, each restored to its best validation epoch; their
 // softmax probabilities averaged. With several encoders (--pretrained DIR1,DIR2,...) every encoder is fine-tuned
 // with each of the N seeds and all of them are averaged. Validation accuracy of the average is printed, so that
@@ -260,20 +263,13 @@ void finetune_ensemble(Args a, const MR& mr, const std::vector<fs::path>& dirs, 
                   dir.c_str(), static_cast<long long>(seed0 + i));
       FinetuneResult r = finetune(a, mr, dir, from_pretrained);
       singles.push_back(r.test_accuracy);
-      for (const auto& [name, t] : r.weights) {
-        auto it = soup.find(name);
-        if (it == soup.end()) soup.emplace(name, t.clone());
-        else it->second = add(it->second, t);
-      }
+      for (const auto& [name, t] : r.weights) add_to(soup[name], t);
       if (r.train_logits.defined()) {
-        Tensor p = softmax(r.train_logits, 1);
-        train_sum = train_sum.defined() ? add(train_sum, p) : p;
+        add_to(train_sum, softmax(r.train_logits, 1));
       }
-      Tensor pt = softmax(r.test_logits, 1);
-      test_sum = test_sum.defined() ? add(test_sum, pt) : pt;
+      add_to(test_sum, softmax(r.test_logits, 1));
       if (r.val_logits.defined()) {
-        Tensor pv = softmax(r.val_logits, 1);
-        val_sum = val_sum.defined() ? add(val_sum, pv) : pv;
+        add_to(val_sum, softmax(r.val_logits, 1));
       }
     }
   double mean = 0;

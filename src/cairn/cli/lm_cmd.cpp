@@ -223,6 +223,14 @@ int lm_summary(const std::string& arg) {
   return 0;
 }
 
+namespace {
+// What to say after a tokenizer refuses a prompt: where the model's vocabulary came from.
+std::string vocabulary_hint(const LoadedLm& lm) {
+  return detail::cat(". The model's tokenizer knows ", lm.tokenizer->vocab_size(),
+                     " tokens, from the corpus it was trained on");
+}
+}  // namespace
+
 int lm_predict(const std::string& path, const std::string& input, int64_t top, int64_t limit) {
   if (!io::SafetensorsReader(path).metadata().count("cairn.lm")) return -1;
   LoadedLm lm = load_lm(path);
@@ -238,8 +246,7 @@ int lm_predict(const std::string& path, const std::string& input, int64_t top, i
     try {
       ids = lm.tokenizer->encode(prompts[i]);
     } catch (const text::TokenizerError& e) {
-      throw ValueError(detail::cat(input, ": prompt ", i + 1, ": ", e.what(), ". The model's tokenizer knows ",
-                                   lm.tokenizer->vocab_size(), " tokens, from the corpus it was trained on"));
+      throw ValueError(detail::cat(input, ": prompt ", i + 1, ": ", e.what(), vocabulary_hint(lm)));
     }
     if (ids.empty()) throw ValueError(detail::cat(input, ": prompt ", i + 1, " encodes to no tokens"));
     const auto L = std::min<int64_t>(static_cast<int64_t>(ids.size()), T);
@@ -356,8 +363,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   try {
     ids = lm.tokenizer->encode(prompt);
   } catch (const text::TokenizerError& e) {
-    throw UsageError(detail::cat("--prompt: ", e.what(), ". The model's tokenizer knows ", lm.tokenizer->vocab_size(),
-                                 " tokens, from the corpus it was trained on; use only those"));
+    throw UsageError(detail::cat("--prompt: ", e.what(), vocabulary_hint(lm), "; use only those"));
   }
   if (ids.empty()) throw UsageError("--prompt is empty; give some text (the default is a newline)");
   if (o.overflow == train::ContextOverflow::Error && static_cast<int64_t>(ids.size()) > lm.config.context_length)
