@@ -15,7 +15,8 @@
 //                                                       K single classifiers trained on the ensemble's soft targets
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
-// validation (printed every epoch) for choosing a recipe without touching the test split. --matmul-precision
+// validation (printed every epoch) for choosing a recipe without touching the test split. --data-parallel P cuts
+// each batch into P parts run at once (default 0: one per thread; 1: off, as before 2026-12-02 for --threads 2). --matmul-precision
 // medium multiplies bfloat16-rounded operands (float32 accumulation; see core/kernels/precision.h).
 #include <algorithm>
 #include <chrono>
@@ -171,6 +172,7 @@ double pretrain(const Args& a, const MR& mr, const fs::path& out) {
   o.warmup_fraction = a.num("pretrain-warmup", 0.06);
   o.seed = static_cast<uint64_t>(a.num("seed", 1));
   o.max_steps = static_cast<int64_t>(a.num("pretrain-max-steps", 0));
+  o.data_parallel = static_cast<int64_t>(a.num("data-parallel", 0));
   train::BertTrainReport r = train::pretrain_mlm(mlm, enc.input_ids, masker, o);
   nn::save_pretrained_bert((out / "encoder.safetensors").string(), mlm);
   std::printf("pretraining: %lld steps in %.1f s -> %s\n", static_cast<long long>(r.steps), r.seconds,
@@ -220,6 +222,7 @@ FinetuneResult finetune(const Args& a, const MR& mr, const fs::path& dir, bool f
   o.freeze_epochs = static_cast<int64_t>(a.num("freeze-epochs", 0));
   o.layer_decay = a.num("layer-decay", 1.0);
   o.ema_decay = a.num("ema", 0.0);
+  o.data_parallel = static_cast<int64_t>(a.num("data-parallel", 0));
   o.distill_alpha = a.num("distill-alpha", 0.5);
   o.distill_temperature = a.num("distill-t", 2.0);
   // Early stopping on the validation split (--val F): the weights of the epoch with the best validation accuracy

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two BERT example configs end to end on a few steps: pretraining writes an encoder and its tokenizer, the
 # classifier loads it (reporting what was loaded), from-scratch fine-tuning runs with the same recipe, and an
-# encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay or ema_momentum.
+# encoder used with another vocabulary is refused with a message that names the fix, as is a bad layer_decay, ema_momentum or data_parallel.
 # The classifier file is self-contained: `cairn evaluate` reproduces the run's test figures from it alone and
 # `cairn predict` classifies new sentences (`cairn summary` prints the layer table); an encoder file given to
 # evaluate or predict says what to do instead. Adding a validation split leaves the test split where it was, and
@@ -17,7 +17,8 @@ cd "$ROOT"
 files="data.files={neg: $SHARED/data/rt-polarity.neg, pos: $SHARED/data/rt-polarity.pos}"
 quick=(--set fit.epochs=1 --set fit.max_steps=2)
 
-"$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set outputs.dir="$work/pt" > "$work/pt.log"
+"$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --set outputs.dir="$work/pt" \
+  --set fit.data_parallel=2 > "$work/pt.log"
 grep -q "Pretrained 2 steps" "$work/pt.log"
 test -s "$work/pt/encoder.safetensors" && test -s "$work/pt/tokenizer.json"
 
@@ -84,6 +85,14 @@ if "$CAIRN" train examples/mr_bert_pretrain.yaml "${quick[@]}" --set "$files" --
   echo "expected ema_momentum to be refused for pretraining"; exit 1
 fi
 grep -q "ema_momentum is for fine-tuning" "$work/ema2.log" || { cat "$work/ema2.log"; exit 1; }
+
+# A negative data_parallel names the key.
+if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \
+  --set model.pretrained="$work/pt/encoder.safetensors" --set outputs.dir="$work/dp" \
+  --set fit.data_parallel=-1 > "$work/dp.log" 2>&1; then
+  echo "expected a data_parallel error"; exit 1
+fi
+grep -q "fit: data_parallel must be >= 0" "$work/dp.log" || { cat "$work/dp.log"; exit 1; }
 
 # The full BERT vocabulary is not the one the encoder was pretrained with.
 if "$CAIRN" train examples/mr_bert_finetune.yaml "${quick[@]}" --set "$files" \

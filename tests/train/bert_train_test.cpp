@@ -278,6 +278,51 @@ TEST(BertTrain, PretrainingIsReproducibleAndLearns) {
   EXPECT_GE(r1.epochs.back().val_accuracy, 0.0);
 }
 
+// data_parallel cuts each batch into parts run at once; without dropout the steps are the whole batch's: the same
+// losses, accuracies and weights as one pass (up to the order of the sums), for MLM (a mean over masked tokens,
+// which the parts hold in unequal numbers) and for fine-tuning with a teacher. Parts of 3, 3 and 2 rows.
+TEST(BertTrain, DataParallelPartsTrainLikeOnePass) {
+  auto [x, y] = toy_data(40, 12);
+  data::MlmMasker masker(30, 4, {0, 1, 2, 3}, {}, 9);
+  train::BertTrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 8;
+  o.lr = 1e-3;
+  o.verbose = 0;
+  auto close = [](const nn::Module& a, const nn::Module& b) {
+    double m = 0;
+    for (const auto& [name, t] : a.state_dict()) m = std::max(m, amax(abs(sub(t, b.state_dict().at(name)))).item());
+    return m;
+  };
+  auto expect_same = [](const train::BertTrainReport& a, const train::BertTrainReport& b) {
+    ASSERT_EQ(a.epochs.size(), b.epochs.size());
+    for (size_t e = 0; e < a.epochs.size(); ++e) {
+      EXPECT_NEAR(a.epochs[e].loss, b.epochs[e].loss, 1e-5) << "epoch " << e;
+      EXPECT_EQ(a.epochs[e].accuracy, b.epochs[e].accuracy) << "epoch " << e;
+    }
+  };
+  nn::BertForMaskedLM one(tiny()), three(tiny());
+  o.data_parallel = 1;
+  const train::BertTrainReport r1 = train::pretrain_mlm(one, x, masker, o);
+  o.data_parallel = 3;
+  const train::BertTrainReport r3 = train::pretrain_mlm(three, x, masker, o);
+  expect_same(r1, r3);
+  EXPECT_LT(close(one, three), 1e-4);  // lr 1e-3 a step: the parts changed nothing but rounding
+  EXPECT_GT(max_change(snapshot(nn::BertForMaskedLM(tiny()).parameters()), one.parameters()), 1e-3);
+
+  Tensor teacher = randn({40, 2});
+  nn::BertClassifier c1(tiny(), 2, {.dropout = 0.0}), c3(tiny(), 2, {.dropout = 0.0});
+  o.data_parallel = 1;
+  const train::BertTrainReport f1 = train::finetune_classifier(c1, x, y, o, Tensor(), Tensor(), teacher);
+  o.data_parallel = 3;
+  const train::BertTrainReport f3 = train::finetune_classifier(c3, x, y, o, Tensor(), Tensor(), teacher);
+  expect_same(f1, f3);
+  EXPECT_LT(close(c1, c3), 1e-4);
+
+  o.data_parallel = -1;
+  EXPECT_THROW(train::finetune_classifier(c1, x, y, o), ValueError);
+}
+
 TEST(BertTrain, BatchesAreTrimmedToTheLongestRow) {
   Tensor ids = from_vector(std::vector<int64_t>{2, 5, 3, 0, 0, 0, 2, 5, 6, 7, 3, 0, 2, 3, 0, 0, 0, 0}, {3, 6});
   EXPECT_EQ(train::gather_trimmed_rows(ids, {0, 2}, 0).shape(), (Shape{2, 3}));

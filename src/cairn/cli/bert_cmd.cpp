@@ -162,7 +162,8 @@ nn::BertConfig bert_config_from(const Config& m, const text::Tokenizer& tok, int
 }
 
 train::BertTrainOptions train_options(const Config& comp, const Config& fit, uint64_t seed) {
-  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose", "restore_best_weights", "ensemble", "distill"});
+  fit.check_keys({"epochs", "batch_size", "max_steps", "verbose", "restore_best_weights", "ensemble", "distill",
+                  "data_parallel"});
   Config opt = comp.section("optimizer");
   opt.check_keys({"name", "lr", "head_lr", "weight_decay", "layer_decay", "ema_momentum"});
   if (opt.get<std::string>("name", "adamw") != "adamw") opt.fail("BERT training uses adamw", "name");
@@ -171,6 +172,7 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
   o.batch_size = fit.get<int64_t>("batch_size", 32);
   o.max_steps = fit.get<int64_t>("max_steps", 0);
   o.verbose = fit.get<int>("verbose", 1);
+  o.data_parallel = fit.get<int64_t>("data_parallel", 0);
   o.lr = opt.get<double>("lr", 1e-4);
   o.head_lr = opt.get<double>("head_lr", -1.0);
   o.weight_decay = opt.get<double>("weight_decay", 0.01);
@@ -184,6 +186,8 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
     opt.fail("ema_momentum must be in [0, 1) (0 = off; 0.99 averages about the last 100 steps)", "ema_momentum");
   if (o.epochs < 1) fit.fail("epochs must be >= 1", "epochs");
   if (o.batch_size < 1) fit.fail("batch_size must be >= 1", "batch_size");
+  if (o.data_parallel < 0)
+    fit.fail("data_parallel must be >= 0 (0: one part of each batch per thread, 1: off)", "data_parallel");
   if (!(o.lr > 0)) opt.fail("lr must be positive", "lr");
   if (o.warmup_fraction < 0 || o.warmup_fraction >= 1) comp.fail("warmup (a fraction of all steps) must be in [0, 1)", "warmup");
   return o;

@@ -15,6 +15,8 @@
 #include "cairn/optim/ema.h"
 #include "cairn/optim/optimizers.h"
 #include "cairn/optim/schedules.h"
+#include "cairn/core/kernels/threading.h"
+#include "cairn/train/data_parallel.h"
 #include "cairn/train/model.h"
 
 namespace cairn::train {
@@ -30,6 +32,19 @@ void check_options(const BertTrainOptions& o, const char* where) {
   CAIRN_CHECK(o.warmup_fraction >= 0 && o.warmup_fraction < 1, ValueError, where,
               ": warmup_fraction must be in [0, 1), got ", o.warmup_fraction);
   CAIRN_CHECK(o.clip_norm >= 0, ValueError, where, ": clip_norm must be >= 0, got ", o.clip_norm);
+  CAIRN_CHECK(o.data_parallel >= 0, ValueError, where,
+              ": data_parallel must be >= 0 (0: one part of each batch per thread, 1: off), got ", o.data_parallel);
+}
+
+int parts_of(const BertTrainOptions& o) { return static_cast<int>(o.data_parallel > 0 ? o.data_parallel : num_threads()); }
+
+// Where the parts' dropout streams are seeded from (parallel_backward): the loop's seed, so a run gives the same
+// bits whatever ran before it in the process. (One part draws from the modules' own generators, as without it.)
+Generator part_seeds(const BertTrainOptions& o) { return Generator(o.seed * 0xD1B54A32D192ED03ULL + 0x7A3D); }
+
+// The rows idx[bounds[p], bounds[p + 1]) of part p.
+std::vector<int64_t> part_rows(const std::vector<int64_t>& idx, const std::vector<int64_t>& bounds, size_t p) {
+  return {idx.begin() + bounds[p], idx.begin() + bounds[p + 1]};
 }
 
 void check_ids(const Tensor& ids, const char* where, const char* what) {
@@ -83,8 +98,7 @@ bool finish_epoch(const BertTrainOptions& o, const char* what, int64_t epoch, co
   return o.on_epoch ? o.on_epoch(epoch, line) : true;
 }
 
-double finite_loss(const Tensor& loss, const char* what, int64_t epoch, int64_t step) {
-  const double v = loss.item();
+double finite_loss(double v, const char* what, int64_t epoch, int64_t step) {
   if (!std::isfinite(v))
     throw NonFiniteLossError(detail::cat(what, ": the loss is ", v, " at epoch ", epoch + 1, ", step ", step,
                                          "; lower the learning rate or check the inputs"));
@@ -169,6 +183,8 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
   optim::AdamW opt(groups, {.lr = o.lr, .weight_decay = o.weight_decay});
   optim::LambdaLR sched(opt, warmup_linear(static_cast<int64_t>(o.warmup_fraction * total), total));
   const std::vector<Tensor> params = trainable(model);
+  const int parts = parts_of(o);
+  Generator seeds = part_seeds(o);
 
   BertTrainReport report;
   const auto t_all = Clock::now();
@@ -180,20 +196,41 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
     int64_t chosen = 0, correct = 0;
     for (int64_t s = 0; s < per_epoch && report.steps < total; ++s) {
       const int64_t lo = s * o.batch_size, hi = std::min(N, lo + o.batch_size);
-      std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
-      data::MlmBatch b = masker.mask(gather_trimmed_rows(ids, idx, pad), epoch, idx);
-      if (b.num_chosen == 0) continue;
-      nn::MlmOutput out = model.mlm_loss(b.input_ids, b.labels, masker.options().ignore_index);
+      const std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
+      // Each part's rows masked and cut to their longest row (the masks depend on the example, not the batch).
+      std::vector<int64_t> bounds = part_bounds(hi - lo, parts);
+      std::vector<data::MlmBatch> part(bounds.size() - 1);
+      int64_t M = 0;
+      bool empty_part = false;
+      for (size_t p = 0; p < part.size(); ++p) {
+        const std::vector<int64_t> rows = part_rows(idx, bounds, p);
+        part[p] = masker.mask(gather_trimmed_rows(ids, rows, pad), epoch, rows);
+        M += part[p].num_chosen;
+        empty_part = empty_part || part[p].num_chosen == 0;
+      }
+      if (M == 0) continue;
+      if (empty_part && part.size() > 1) {  // a part without a masked token has no loss: one pass instead
+        bounds = {0, hi - lo};
+        part = {masker.mask(gather_trimmed_rows(ids, idx, pad), epoch, idx)};
+      }
+      std::vector<int64_t> part_correct(part.size());
       opt.zero_grad();
-      out.loss.backward();
+      const double loss = parallel_backward(hi - lo, static_cast<int>(part.size()), [&](int64_t r0, int64_t r1) {
+        const auto p = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), r0) - bounds.begin());
+        nn::MlmOutput out = model.mlm_loss(part[p].input_ids, part[p].labels, masker.options().ignore_index);
+        part_correct[p] = out.correct;
+        // The batch's loss is the mean over its M masked tokens, and parallel_backward weights this part by its
+        // share of the rows, (r1 - r0) / rows: scale the part's mean to its share of the tokens.
+        const double share = static_cast<double>(part[p].num_chosen) / static_cast<double>(M);
+        return mul(out.loss, share * static_cast<double>(hi - lo) / static_cast<double>(r1 - r0));
+      }, &seeds);
       if (o.clip_norm > 0) optim::clip_grad_norm_(params, o.clip_norm);
       opt.step();
       sched.step();
       ++report.steps;
-      const auto M = static_cast<int64_t>(out.targets.numel());
-      loss_sum += finite_loss(out.loss, "pretrain_mlm", epoch, report.steps) * static_cast<double>(M);
+      loss_sum += finite_loss(loss, "pretrain_mlm", epoch, report.steps) * static_cast<double>(M);
       chosen += M;
-      correct += out.correct;
+      for (int64_t c : part_correct) correct += c;
     }
     BertEpoch e;
     e.loss = chosen ? loss_sum / static_cast<double>(chosen) : 0;
@@ -308,6 +345,8 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
   if (o.ema_decay > 0) ema.emplace(all_params, o.ema_decay);
 
   const std::vector<int64_t> y = labels.contiguous().to_vector<int64_t>();
+  const int parts = parts_of(o);
+  Generator seeds = part_seeds(o);
   BertTrainReport report;
   nn::StateDict best;  // restore_best_weights: a copy of the best validation epoch's weights
   const auto t_all = Clock::now();
@@ -320,27 +359,35 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
     int64_t seen = 0, correct = 0;
     for (int64_t s = 0; s < per_epoch && report.steps < total; ++s) {
       const int64_t lo = s * o.batch_size, hi = std::min(N, lo + o.batch_size);
-      std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
-      std::vector<int64_t> yb;
-      for (int64_t i : idx) yb.push_back(y[static_cast<size_t>(i)]);
-      Tensor logits = model.forward(gather_trimmed_rows(ids, idx, pad));
-      Tensor loss = cross_entropy(logits, from_vector(yb));
-      if (soft.defined()) {  // (1 - a) CE(labels) + a T^2 CE(teacher's soft targets, softmax(logits / T))
-        const double a = o.distill_alpha, T = o.distill_temperature;
-        const Tensor p = index_select(soft, 0, from_vector(idx));
-        const Tensor soft_ce = neg(mean(sum(mul(p, log_softmax(mul(logits, 1.0 / T), 1)), {1})));
-        loss = add(mul(loss, 1.0 - a), mul(soft_ce, a * T * T));
-      }
+      const std::vector<int64_t> idx(order.begin() + lo, order.begin() + hi);
+      const std::vector<int64_t> bounds = part_bounds(hi - lo, parts);
+      std::vector<int64_t> part_correct(bounds.size() - 1);
       opt.zero_grad();
-      loss.backward();
+      // Each part: its rows cut to their longest, the mean loss over them (parallel_backward weights the parts).
+      const double loss = parallel_backward(hi - lo, parts, [&](int64_t r0, int64_t r1) {
+        const auto p = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), r0) - bounds.begin());
+        const std::vector<int64_t> rows = part_rows(idx, bounds, p);
+        std::vector<int64_t> yb;
+        for (int64_t i : rows) yb.push_back(y[static_cast<size_t>(i)]);
+        Tensor logits = model.forward(gather_trimmed_rows(ids, rows, pad));
+        Tensor l = cross_entropy(logits, from_vector(yb));
+        if (soft.defined()) {  // (1 - a) CE(labels) + a T^2 CE(teacher's soft targets, softmax(logits / T))
+          const double a = o.distill_alpha, T = o.distill_temperature;
+          const Tensor q = index_select(soft, 0, from_vector(rows));
+          const Tensor soft_ce = neg(mean(sum(mul(q, log_softmax(mul(logits, 1.0 / T), 1)), {1})));
+          l = add(mul(l, 1.0 - a), mul(soft_ce, a * T * T));
+        }
+        const std::vector<int64_t> pred = argmax(logits.detach(), 1).to_vector<int64_t>();
+        for (size_t i = 0; i < rows.size(); ++i) part_correct[p] += pred[i] == yb[i];
+        return l;
+      }, &seeds);
       if (o.clip_norm > 0) optim::clip_grad_norm_(all_params, o.clip_norm);
       opt.step();
       if (ema) ema->update();
       sched.step();
       ++report.steps;
       loss_sum += finite_loss(loss, "finetune_classifier", epoch, report.steps) * static_cast<double>(idx.size());
-      const std::vector<int64_t> pred = argmax(logits.detach(), 1).to_vector<int64_t>();
-      for (size_t i = 0; i < idx.size(); ++i) correct += pred[i] == yb[i];
+      for (int64_t c : part_correct) correct += c;
       seen += static_cast<int64_t>(idx.size());
     }
     BertEpoch e;

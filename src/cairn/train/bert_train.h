@@ -66,6 +66,10 @@ struct BertTrainOptions {
   // teacher's softmax(teacher_logits / T) and the model's softmax(logits / T), T = distill_temperature.
   double distill_alpha = 0.5;
   double distill_temperature = 2.0;
+  // Parts each batch is cut into, run at once on their own threads (train/data_parallel.h): 0 = one per thread
+  // (num_threads()), 1 = the whole batch in one pass with its operations threaded. The result is the whole batch's
+  // gradient either way; with dropout, the random draws (and so the bits) depend on the number of parts.
+  int64_t data_parallel = 0;
   // Called after each epoch with its number and summary line; return false to stop.
   std::function<bool(int64_t epoch, const std::string& line)> on_epoch{};
 };

@@ -10,7 +10,17 @@
 
 namespace cairn::train {
 
-double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int64_t begin, int64_t end)>& loss_of) {
+std::vector<int64_t> part_bounds(int64_t rows, int parts) {
+  CAIRN_CHECK(rows >= 1 && parts >= 1, ValueError, "part_bounds: rows and parts must be positive, got ", rows,
+              " rows and ", parts, " parts");
+  const int64_t n = std::min<int64_t>(parts, rows);
+  std::vector<int64_t> begin(static_cast<size_t>(n + 1));
+  for (int64_t p = 0; p <= n; ++p) begin[static_cast<size_t>(p)] = p * (rows / n) + std::min(p, rows % n);
+  return begin;
+}
+
+double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int64_t begin, int64_t end)>& loss_of,
+                         Generator* seeds) {
   CAIRN_CHECK(rows >= 1 && parts >= 1, ValueError, "parallel_backward: rows and parts must be positive, got ", rows,
               " rows and ", parts, " parts");
   const auto check_loss = [](const Tensor& l) {
@@ -23,12 +33,12 @@ double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int
     l.backward();
     return l.item();
   }
-  const int64_t n = std::min<int64_t>(parts, rows);
-  std::vector<int64_t> begin(n + 1);
-  for (int64_t p = 0; p <= n; ++p) begin[p] = p * (rows / n) + std::min(p, rows % n);
+  const std::vector<int64_t> begin = part_bounds(rows, parts);
+  const auto n = static_cast<int64_t>(begin.size()) - 1;
   std::vector<Generator> gens;  // each part's stream, seeded in order on this thread
   gens.reserve(n);
-  for (int64_t p = 0; p < n; ++p) gens.emplace_back(default_generator().next_u64());
+  Generator& seed_gen = seeds ? *seeds : default_generator();
+  for (int64_t p = 0; p < n; ++p) gens.emplace_back(seed_gen.next_u64());
   std::vector<autograd::GradSink> sinks(n);
   std::vector<double> losses(n);
   std::vector<std::exception_ptr> errors(n);

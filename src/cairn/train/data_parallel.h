@@ -18,15 +18,18 @@
 // mean loss and the return value is that mean loss. Only the rounding differs from one backward over the whole
 // batch (sums are taken in another order). For a given `parts` the bits do not depend on the thread count: the
 // parts run one after another on one thread, and the gradients are added in part order either way. Random draws
-// inside a part (dropout) come from a generator of the part's own, seeded from the default generator before the
-// parts start (ThreadGeneratorScope, random.h).
+// inside a part (dropout) come from a generator of the part's own, seeded before the parts start from `seeds`
+// (default: the default generator; ThreadGeneratorScope, random.h). A loop that passes a generator of its own
+// makes its dropout depend on its seed only, not on what else drew from the default generator before it.
 //
 // The forward passes share the model: modules must not change state in forward (dropout masks and build() are
 // safe; a layer that updates running statistics, as batch normalisation does, is not: use parts = 1).
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <vector>
 
+#include "cairn/core/tensor/random.h"
 #include "cairn/core/tensor/tensor.h"
 
 namespace cairn::train {
@@ -35,6 +38,12 @@ namespace cairn::train {
 // take one row more) on up to num_threads() threads, adds the weighted gradients into .grad and returns the
 // weighted mean loss. parts = 1 is a plain loss_of(0, rows).backward(). An exception from any part is rethrown
 // (the first part's, when several throw) after every part has stopped, with no gradient added.
-double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int64_t begin, int64_t end)>& loss_of);
+double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int64_t begin, int64_t end)>& loss_of,
+                         Generator* seeds = nullptr);
+
+// The blocks parallel_backward cuts [0, rows) into: min(parts, rows) + 1 bounds, part p being [b[p], b[p + 1]).
+// For a loss that is not a mean over rows (a mean over chosen tokens, as MLM's), the caller weights each part
+// from these bounds.
+std::vector<int64_t> part_bounds(int64_t rows, int parts);
 
 }  // namespace cairn::train
