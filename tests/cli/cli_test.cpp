@@ -66,6 +66,18 @@ TEST_F(CliTest, SameSeedSameResultBitForBit) {
   EXPECT_TRUE(a == b);
 }
 
+// fit.data_parallel: a run whose batches are cut into two parts trains and reports; a negative value is a config
+// error naming the key.
+TEST_F(CliTest, DataParallelIsAFitOption) {
+  std::string cfg = write("c.yaml", small_config());
+  Result r = cairn_cmd({"train", cfg, "--set", "fit.data_parallel=2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Confusion matrix"), std::string::npos) << r.out;
+  r = cairn_cmd({"train", cfg, "--set", "fit.data_parallel=-1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("data_parallel must be >= 0"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, UnknownKeyNamesKeyAndLine) {
   std::string cfg = write("c.yaml", small_config() + "  epoch: 3\n");  // lands in outputs:, line 19
   std::string text = small_config();

@@ -297,3 +297,69 @@ TEST(Fit, MismatchedSamplesNameShapes) {
   auto m = toy_model(net);
   EXPECT_THROW(m.fit(zeros({10, 12}), zeros({9}, DType::i64)), ShapeError);
 }
+
+// data_parallel cuts each batch into parts whose forward and backward run at once; without dropout a step is the
+// whole batch's: the same losses, metrics and weights as one pass up to the order of the sums. Parts of 11, 11
+// and 10 rows (and 4, 4, 4 in the last batch of 12); sample weights and a summed loss are weighted right.
+TEST(Fit, DataParallelPartsTrainLikeOnePass) {
+  Toy d = toy_data();
+  Generator g(9);
+  const Tensor sw = uniform({300}, 0.5, 1.5, DType::f32, &g);
+  for (const std::string reduction : {"sum_over_batch_size", "sum"}) {
+    auto run = [&](int64_t parts) {
+      auto net = std::make_shared<nn::Sequential>();
+      net->add<nn::Dense>(16, nn::DenseOptions{.activation = "relu", .seed = 3});
+      net->add<nn::Dense>(3, nn::DenseOptions{.seed = 4});
+      net->build({-1, 12});
+      train::Model m(net);
+      nn::LossOptions lo;
+      lo.from_logits = true;
+      lo.reduction = reduction;
+      m.compile(optim::make_optimizer("sgd", net->trainable_parameters(), {{"lr", 0.002}}),
+                nn::make_loss("sparse_categorical_crossentropy", lo), {"accuracy"});
+      train::FitOptions fo;
+      fo.epochs = 2;
+      fo.verbose = 0;
+      fo.sample_weight = sw;
+      fo.data_parallel = parts;
+      return std::make_pair(m.fit(d.x, d.y, fo), net);
+    };
+    auto [h1, n1] = run(1);
+    auto [h3, n3] = run(3);
+    ASSERT_EQ(h1.step_losses.size(), 20u);
+    ASSERT_EQ(h3.step_losses.size(), 20u);
+    for (size_t i = 0; i < 20; ++i)
+      EXPECT_NEAR(h3.step_losses[i], h1.step_losses[i], 1e-5 * std::abs(h1.step_losses[i])) << reduction << " step " << i;
+    EXPECT_EQ(h3.history.at("accuracy"), h1.history.at("accuracy")) << reduction;
+    for (const auto& [name, t] : n1->state_dict())
+      EXPECT_LT(amax(abs(sub(t, n3->state_dict().at(name)))).item(), 1e-5) << reduction << " " << name;
+  }
+}
+
+// BatchNormalization updates its running statistics in its forward: the parts cannot run at once. data_parallel 0
+// (one part per thread) falls back to one pass; asking for parts is refused, naming the layer's reason.
+TEST(Fit, DataParallelRefusesBatchNormalization) {
+  Toy d = toy_data();
+  auto net = std::make_shared<nn::Sequential>();
+  net->add<nn::Dense>(16, nn::DenseOptions{.seed = 3});
+  net->add<nn::BatchNormalization>();
+  net->add<nn::Dense>(3, nn::DenseOptions{.seed = 4});
+  net->build({-1, 12});
+  auto m = toy_model(net);
+  train::FitOptions fo;
+  fo.verbose = 0;
+  fo.data_parallel = 2;
+  try {
+    m.fit(d.x, d.y, fo);
+    FAIL() << "expected ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("BatchNormalization"), std::string::npos) << e.what();
+  }
+  fo.data_parallel = 0;
+  m.fit(d.x, d.y, fo);
+  auto* bn = dynamic_cast<nn::BatchNormalization*>(net->named_children()[1].second.get());
+  ASSERT_NE(bn, nullptr);
+  EXPECT_EQ(bn->num_batches_tracked(), 10);  // one update per batch, not per part
+  fo.data_parallel = -1;
+  EXPECT_THROW(m.fit(d.x, d.y, fo), ValueError);
+}

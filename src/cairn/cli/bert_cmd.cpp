@@ -172,7 +172,7 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
   o.batch_size = fit.get<int64_t>("batch_size", 32);
   o.max_steps = fit.get<int64_t>("max_steps", 0);
   o.verbose = fit.get<int>("verbose", 1);
-  o.data_parallel = fit.get<int64_t>("data_parallel", 0);
+  o.data_parallel = data_parallel_of(fit, 0);
   o.lr = opt.get<double>("lr", 1e-4);
   o.head_lr = opt.get<double>("head_lr", -1.0);
   o.weight_decay = opt.get<double>("weight_decay", 0.01);
@@ -186,8 +186,6 @@ train::BertTrainOptions train_options(const Config& comp, const Config& fit, uin
     opt.fail("ema_momentum must be in [0, 1) (0 = off; 0.99 averages about the last 100 steps)", "ema_momentum");
   if (o.epochs < 1) fit.fail("epochs must be >= 1", "epochs");
   if (o.batch_size < 1) fit.fail("batch_size must be >= 1", "batch_size");
-  if (o.data_parallel < 0)
-    fit.fail("data_parallel must be >= 0 (0: one part of each batch per thread, 1: off)", "data_parallel");
   if (!(o.lr > 0)) opt.fail("lr must be positive", "lr");
   if (o.warmup_fraction < 0 || o.warmup_fraction >= 1) comp.fail("warmup (a fraction of all steps) must be in [0, 1)", "warmup");
   return o;

@@ -121,6 +121,12 @@ void Config::fail(const std::string& msg, const std::string& key) const {
   throw ConfigError(where(key) + ": " + (section_.empty() ? "" : section_ + ": ") + msg);
 }
 
+int64_t data_parallel_of(const Config& fit, int64_t fallback) {
+  const auto parts = fit.get<int64_t>("data_parallel", fallback);
+  if (parts < 0) fit.fail("data_parallel must be >= 0 (0: one part of each batch per thread, 1: off)", "data_parallel");
+  return parts;
+}
+
 Config evaluation_data_section(const std::vector<std::string>& args, const nlohmann::json& recorded) {
   return args.size() == 2 ? Config::load(args[1]).section("data")
                           : Config::from_string(recorded.dump(), args[0] + " (recorded data section)");

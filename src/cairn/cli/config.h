@@ -97,6 +97,10 @@ nlohmann::json yaml_to_json(const YAML::Node& node);
 // the section recorded in MODEL at training time (errors then name "MODEL (recorded data section)").
 Config evaluation_data_section(const std::vector<std::string>& args, const nlohmann::json& recorded);
 
+// fit.data_parallel: the parts each training batch is cut into, run at once (train/data_parallel.h); 0 one per
+// thread, 1 off; `fallback` when the key is absent. A negative value is a config error naming the key.
+int64_t data_parallel_of(const Config& fit, int64_t fallback);
+
 // The closest of `options` to `word` (edit distance), for "did you mean" hints; empty when none is close.
 std::string closest(std::string_view word, const std::vector<std::string>& options);
 

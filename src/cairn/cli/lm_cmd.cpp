@@ -127,15 +127,13 @@ int cmd_train_lm(const Config& cfg, const std::string& config_path) {
   o.log_every = fit.get<int64_t>("log_every", 0);
   o.verbose = fit.get<int>("verbose", 1) > 0;
   o.clip_grad_norm = comp.get<double>("clip_grad_norm", 1.0);
-  o.data_parallel = fit.get<int64_t>("data_parallel", 0);
+  o.data_parallel = data_parallel_of(fit, 0);
   o.seed = seed;
   if (o.steps < 0) fit.fail("steps must be >= 0", "steps");
   if (o.batch_size < 1) fit.fail("batch_size must be >= 1", "batch_size");
   if (o.eval_every < 0) fit.fail("eval_every must be >= 0 (0: evaluate only at the end)", "eval_every");
   if (o.eval_batches < 1) fit.fail("eval_batches must be >= 1", "eval_batches");
   if (o.clip_grad_norm < 0) comp.fail("clip_grad_norm must be >= 0 (0: off)", "clip_grad_norm");
-  if (o.data_parallel < 0)
-    fit.fail("data_parallel must be >= 0 (0: one part of each batch per thread, 1: off)", "data_parallel");
 
   const int64_t data_context = data_cfg.get<int64_t>("context", 0);
   if (gcfg.context_length == 0) gcfg.context_length = data_context;

@@ -164,7 +164,8 @@ int cmd_train(const std::vector<std::string>& args) {
   model.compile(optimizer, loss, metrics);
 
   Config fit = cfg.section("fit");
-  fit.check_keys({"epochs", "batch_size", "validation_split", "shuffle", "verbose", "callbacks", "class_weight", "steps"});
+  fit.check_keys({"epochs", "batch_size", "validation_split", "shuffle", "verbose", "callbacks", "class_weight", "steps",
+                  "data_parallel"});
   train::FitOptions fo;
   fo.epochs = fit.get<int64_t>("epochs", 1);
   fo.batch_size = fit.get<int64_t>("batch_size", 32);
@@ -173,6 +174,7 @@ int cmd_train(const std::vector<std::string>& args) {
   fo.verbose = fit.get<int>("verbose", 1);
   fo.seed = seed;
   fo.max_steps = fit.get<int64_t>("steps", 0);
+  fo.data_parallel = data_parallel_of(fit, 1);
   if (comp.has("schedule")) {  // {name: step|exponential|cosine|constant, per: epoch|step, options...}
     Config sc = comp.section("schedule");
     sc.check_keys({"name", "per", "step_size", "gamma", "warmup_steps", "total_steps", "min_lr"});

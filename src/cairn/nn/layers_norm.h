@@ -29,6 +29,7 @@ class BatchNormalization : public Module {
   Tensor forward(const Tensor& x) override;
   std::string input_spec() const override;
   std::string extra_repr() const override;
+  bool updates_state_in_forward() const override { return true; }
 
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }

@@ -202,6 +202,9 @@ class Module : public std::enable_shared_from_this<Module> {
   virtual bool has_fused_activation() const { return false; }
   // Constructor arguments for printing: "units=128, activation=relu".
   virtual std::string extra_repr() const { return ""; }
+  // True for a layer whose training-mode forward updates its own state (BatchNormalization's running statistics):
+  // such a model cannot run the parts of a batch at once (train/data_parallel.h).
+  virtual bool updates_state_in_forward() const { return false; }
   // PyTorch-style multi-line description of the module tree.
   std::string repr() const;
 

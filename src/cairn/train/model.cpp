@@ -2,10 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "cairn/core/autograd/autograd.h"
+#include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
 #include "cairn/data/dataset.h"
 #include "cairn/data/loader.h"
@@ -14,6 +16,7 @@
 #include "cairn/nn/weights_io.h"
 #include "cairn/optim/optimizer.h"
 #include "cairn/optim/schedules.h"
+#include "cairn/train/data_parallel.h"
 
 namespace cairn::train {
 
@@ -63,18 +66,29 @@ Tensor batch_weights(const FitOptions& o, const Tensor& y, const Tensor& sw) {
 
 }  // namespace
 
-double Model::train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, bool& nan) {
+double Model::train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, int parts, bool& nan) {
   optimizer_->zero_grad();
-  Tensor out = net_->forward(xb);
-  Tensor loss = (*loss_)(out, yb, wb);
-  const double lv = loss.item();
-  if (!std::isfinite(lv)) {
+  const int64_t B = xb.size(0);
+  const std::vector<int64_t> bounds = part_bounds(B, parts);
+  std::vector<Tensor> outs(bounds.size() - 1);
+  const bool summed = loss_->reduction() == "sum";
+  const double lv = parallel_backward(B, parts, [&](int64_t r0, int64_t r1) {
+    const auto p = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), r0) - bounds.begin());
+    const bool whole = r0 == 0 && r1 == B;
+    auto rows = [&](const Tensor& t) { return whole || !t.defined() ? t : t.narrow(0, r0, r1 - r0); };
+    Tensor out = net_->forward(rows(xb));
+    Tensor loss = (*loss_)(out, rows(yb), rows(wb));
+    outs[p] = out.detach();
+    // parallel_backward weights each part by its share of the rows, which makes means of the parts the batch's
+    // mean; a summed loss is the sum of the parts' sums instead.
+    return summed && !whole ? mul(loss, static_cast<double>(B) / static_cast<double>(r1 - r0)) : loss;
+  });
+  if (!std::isfinite(lv)) {  // the gradients are left in .grad unapplied; the next step zeroes them
     nan = true;
     return lv;
   }
-  loss.backward();
   optimizer_->step();
-  Tensor od = out.detach();
+  const Tensor od = outs.size() == 1 ? outs[0] : concat(outs, 0);
   for (auto& m : metrics_) m->update(od, yb);
   return lv;
 }
@@ -120,6 +134,14 @@ History Model::fit(std::shared_ptr<const data::Dataset> ds, FitOptions o) {
   data::DataLoader loader(ds, {.batch_size = o.batch_size, .shuffle = o.shuffle, .seed = o.seed,
                                .num_workers = o.loader_workers, .prefetch = o.loader_prefetch});
   const int64_t steps = loader.num_batches();
+  CAIRN_CHECK(o.data_parallel >= 0, ValueError, "fit: data_parallel must be >= 0 (0: one part per thread, 1: off), got ",
+              o.data_parallel);
+  bool stateful = false;
+  for (const auto& [name, m] : net_->named_modules()) stateful = stateful || m->updates_state_in_forward();
+  CAIRN_CHECK(!(stateful && o.data_parallel > 1), ValueError, "fit: data_parallel ", o.data_parallel,
+              " runs parts of each batch at once, but a layer of the model updates its state in its forward "
+              "(BatchNormalization's running statistics); use data_parallel 0 or 1");
+  const int parts = stateful ? 1 : static_cast<int>(o.data_parallel > 0 ? o.data_parallel : num_threads());
 
   TrainState& st = *state_;
   schedule_ = o.lr_schedule;
@@ -163,7 +185,7 @@ History Model::fit(std::shared_ptr<const data::Dataset> ds, FitOptions o) {
       for (auto& cb : o.callbacks) cb->on_batch_begin(st.step, {});
       Tensor wb = batch_weights(o, yb, batch.fields.size() > 2 ? batch.fields[2] : Tensor());
       bool nan = false;
-      const double lv = train_step(xb, yb, wb, nan);
+      const double lv = train_step(xb, yb, wb, parts, nan);
       if (nan)
         throw NonFiniteLossError(detail::cat("training stopped: the loss became ", lv, " at epoch ", epoch + 1, ", step ",
                                              st.step + 1, " (global step ", st.global_step + 1,

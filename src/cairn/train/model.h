@@ -72,6 +72,13 @@ struct FitOptions {
   // Threads that build batches ahead of the training step (see data::DataLoader; -1: automatic).
   int loader_workers = -1;
   int loader_prefetch = 4;  // batches built ahead of the training step
+  // Parts each batch is cut into, their forward and backward run at once on their own threads
+  // (train/data_parallel.h): 1 (the default) = the whole batch in one pass with its operations threaded;
+  // 0 = one part per thread (num_threads()), or one pass when a layer updates state in its forward
+  // (BatchNormalization). The gradient is the whole batch's either way; with dropout the random draws (and so the
+  // bits) depend on the number of parts. Off by default: the layers Model trains (convolutions, wide Dense,
+  // LSTM) thread well on their own, and parts gained 5-15% at best (BENCHMARKS.md, eleventh session).
+  int64_t data_parallel = 1;
 };
 
 class Model {
@@ -108,7 +115,7 @@ class Model {
 
  private:
   struct TrainState;
-  double train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, bool& nan);
+  double train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, int parts, bool& nan);
   std::shared_ptr<nn::Module> net_;
   std::shared_ptr<optim::Optimizer> optimizer_;
   std::shared_ptr<nn::Loss> loss_;
