@@ -16,7 +16,8 @@
 //   mr_bert compare --out DIR                           pretrain, then both fine-tunes, side by side
 // Every option is `--name value`; see Args below for the defaults. --val F carves F of the train split out as
 // validation (printed every epoch) for choosing a recipe without touching the test split. --data-parallel P cuts
-// each batch into P parts run at once (default 0: one per thread; 1: off, as before 2026-12-02 for --threads 2). --matmul-precision
+// each batch into P parts run at once (default 0: one per thread; 1: one pass, which reproduces figures measured
+// before the parts existed on any thread count). --matmul-precision
 // medium multiplies bfloat16-rounded operands (float32 accumulation; see core/kernels/precision.h).
 #include <algorithm>
 #include <chrono>
