@@ -175,3 +175,17 @@ TEST(ParallelBackward, ErrorsComeBackAndLeaveNoGradient) {
   EXPECT_THROW(train::parallel_backward(4, 2, [&](int64_t r0, int64_t r1) { return m.forward(b.x.narrow(0, r0, r1 - r0)); }),
                ShapeError);
 }
+
+// The blocks: the first rows % parts take one row more; never more parts than rows; part_of finds a block by its
+// first row.
+TEST(DataParallel, PartBoundsAndPartOf) {
+  const std::vector<int64_t> b = train::part_bounds(10, 3);
+  EXPECT_EQ(b, (std::vector<int64_t>{0, 4, 7, 10}));
+  EXPECT_EQ(train::part_bounds(2, 4), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(train::part_bounds(5, 1), (std::vector<int64_t>{0, 5}));
+  EXPECT_EQ(train::part_of(b, 0), 0u);
+  EXPECT_EQ(train::part_of(b, 7), 2u);
+  EXPECT_THROW(train::part_of(b, 5), IndexError);
+  EXPECT_THROW(train::part_of(b, 10), IndexError);
+  EXPECT_THROW(train::part_bounds(0, 2), ValueError);
+}

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cairn/core/autograd/autograd.h"
+#include "cairn/core/kernels/threading.h"
 #include "cairn/core/ops/ops.h"
 #include "cairn/data/mlm.h"
 #include "cairn/nn/bert.h"
@@ -15,7 +16,6 @@
 #include "cairn/optim/ema.h"
 #include "cairn/optim/optimizers.h"
 #include "cairn/optim/schedules.h"
-#include "cairn/core/kernels/threading.h"
 #include "cairn/train/data_parallel.h"
 #include "cairn/train/model.h"
 
@@ -216,7 +216,7 @@ BertTrainReport pretrain_mlm(nn::BertForMaskedLM& model, const Tensor& ids, cons
       std::vector<int64_t> part_correct(part.size());
       opt.zero_grad();
       const double loss = parallel_backward(hi - lo, static_cast<int>(part.size()), [&](int64_t r0, int64_t r1) {
-        const auto p = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), r0) - bounds.begin());
+        const size_t p = part_of(bounds, r0);
         nn::MlmOutput out = model.mlm_loss(part[p].input_ids, part[p].labels, masker.options().ignore_index);
         part_correct[p] = out.correct;
         // The batch's loss is the mean over its M masked tokens, and parallel_backward weights this part by its
@@ -365,7 +365,7 @@ BertTrainReport finetune_classifier(nn::BertClassifier& model, const Tensor& ids
       opt.zero_grad();
       // Each part: its rows cut to their longest, the mean loss over them (parallel_backward weights the parts).
       const double loss = parallel_backward(hi - lo, parts, [&](int64_t r0, int64_t r1) {
-        const auto p = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), r0) - bounds.begin());
+        const size_t p = part_of(bounds, r0);
         const std::vector<int64_t> rows = part_rows(idx, bounds, p);
         std::vector<int64_t> yb;
         for (int64_t i : rows) yb.push_back(y[static_cast<size_t>(i)]);

@@ -1,5 +1,6 @@
 #include "cairn/train/data_parallel.h"
 
+#include <algorithm>
 #include <exception>
 #include <vector>
 
@@ -17,6 +18,13 @@ std::vector<int64_t> part_bounds(int64_t rows, int parts) {
   std::vector<int64_t> begin(static_cast<size_t>(n + 1));
   for (int64_t p = 0; p <= n; ++p) begin[static_cast<size_t>(p)] = p * (rows / n) + std::min(p, rows % n);
   return begin;
+}
+
+size_t part_of(const std::vector<int64_t>& bounds, int64_t begin) {
+  const auto it = std::lower_bound(bounds.begin(), bounds.end(), begin);
+  CAIRN_CHECK(it != bounds.end() && *it == begin && it + 1 != bounds.end(), IndexError, "part_of: no part begins at row ",
+              begin);
+  return static_cast<size_t>(it - bounds.begin());
 }
 
 double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int64_t begin, int64_t end)>& loss_of,

@@ -45,5 +45,7 @@ double parallel_backward(int64_t rows, int parts, const std::function<Tensor(int
 // For a loss that is not a mean over rows (a mean over chosen tokens, as MLM's), the caller weights each part
 // from these bounds.
 std::vector<int64_t> part_bounds(int64_t rows, int parts);
+// The part whose block begins at row `begin` (loss_of's first argument), for per-part inputs and outputs.
+size_t part_of(const std::vector<int64_t>& bounds, int64_t begin);
 
 }  // namespace cairn::train

@@ -73,7 +73,7 @@ double Model::train_step(const Tensor& xb, const Tensor& yb, const Tensor& wb, i
   std::vector<Tensor> outs(bounds.size() - 1);
   const bool summed = loss_->reduction() == "sum";
   const double lv = parallel_backward(B, parts, [&](int64_t r0, int64_t r1) {
-    const auto p = static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), r0) - bounds.begin());
+    const size_t p = part_of(bounds, r0);
     const bool whole = r0 == 0 && r1 == B;
     auto rows = [&](const Tensor& t) { return whole || !t.defined() ? t : t.narrow(0, r0, r1 - r0); };
     Tensor out = net_->forward(rows(xb));
